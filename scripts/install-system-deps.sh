@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages the tests need. Installs with apt-get only when running as root and
+# a piece is missing; otherwise says what is missing and fails.
+set -euo pipefail
+need=()
+# cmake and a C++ compiler build llama-cpp-python (the local model server) from source.
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]} (install them, or run as root)" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -1,0 +1,109 @@
+"""`workbench run` and `workbench resume`: one execution, each step shown live."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from workbench.errors import WorkbenchError
+from workbench.runtime import AgentSpec, ExecutionResult, StepEvent, resume, run
+
+__all__ = ["register"]
+
+_err = Console(stderr=True)
+
+
+def _printer(console: Console) -> Callable[[StepEvent], None]:
+    def show(event: StepEvent) -> None:
+        tag = "[dim](replayed)[/] " if event.replayed else ""
+        cost = f"[dim]{event.prompt_tokens + event.completion_tokens} tok, ${event.cost_usd:.6f}[/]"
+        if event.type == "model":
+            if event.tool_calls:
+                for call in event.tool_calls:
+                    console.print(
+                        f"[bold cyan]step {event.step}[/] {tag}model → "
+                        f"[yellow]{call['name']}[/]({call['arguments']})  {cost}"
+                    )
+            else:
+                console.print(f"[bold cyan]step {event.step}[/] {tag}model → answer  {cost}")
+        elif event.type == "tool":
+            text = (event.text or "").replace("\n", " ")
+            text = text if len(text) <= 160 else text[:157] + "..."
+            style = "red" if event.error else "green"
+            console.print(f"         {tag}[{style}]{event.tool_name}[/] ← {text}", markup=True)
+        elif event.type == "retry":
+            console.print(f"         [magenta]retry[/] {event.text}")
+        elif event.type == "repair":
+            console.print(f"         [magenta]repair[/] {event.text}")
+
+    return show
+
+
+def _report(result: ExecutionResult, console: Console, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary()) + "\n")
+        return
+    console.print()
+    if result.answer is not None:
+        console.print(f"[bold]Answer:[/] {result.answer}")
+    if result.error:
+        console.print(f"[bold red]{result.status.value}:[/] {result.error}")
+    console.print(
+        f"[bold]status[/] {result.status.value}  [bold]steps[/] {result.steps}  "
+        f"[bold]tokens[/] {result.tokens} ({result.prompt_tokens} in, {result.completion_tokens} out)"
+        f"  [bold]cost[/] ${result.cost_usd:.6f}  [bold]time[/] {result.latency_s:.2f}s"
+    )
+    console.print(f"[bold]execution id[/] {result.execution_id}")
+
+
+def _exit_code(result: ExecutionResult) -> int:
+    return 0 if result.status.value == "completed" else 1
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and `resume` to the CLI."""
+
+    @app.command("run")
+    def run_command(
+        agent: Annotated[Path, typer.Argument(help="Agent spec YAML file.", exists=True)],
+        task: Annotated[str, typer.Option("--task", help="The task for the agent.")],
+        execution_id: Annotated[
+            str | None, typer.Option("--execution-id", help="Use this id (continues it if it exists).")
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
+        ] = False,
+    ) -> None:
+        """Run an agent on a task, showing each step live."""
+        console = Console(stderr=True) if as_json else Console()
+        try:
+            spec = AgentSpec.from_yaml(agent)
+            on_event = None if as_json else _printer(console)
+            result = run(spec, task, execution_id=execution_id, on_event=on_event)
+        except WorkbenchError as exc:
+            _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+            raise typer.Exit(2) from exc
+        _report(result, console, as_json)
+        raise typer.Exit(_exit_code(result))
+
+    @app.command("resume")
+    def resume_command(
+        execution_id: Annotated[str, typer.Argument(help="The execution to continue.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Continue a stopped or killed execution; recorded effects are replayed, not redone."""
+        console = Console(stderr=True) if as_json else Console()
+        try:
+            on_event = None if as_json else _printer(console)
+            result = resume(execution_id, on_event=on_event)
+        except WorkbenchError as exc:
+            _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+            raise typer.Exit(2) from exc
+        _report(result, console, as_json)
+        raise typer.Exit(_exit_code(result))

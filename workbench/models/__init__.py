@@ -1,0 +1,60 @@
+"""Every LLM call of agent-workbench, over litellm: real providers, local and scripted models.
+
+- :func:`acomplete` / :func:`complete`: one attempt at a chat completion, with cost.
+- ``scripted/<name>``: deterministic models (:func:`register_script`, :class:`Turn`).
+- ``local/<name>``: the OpenAI-compatible server of ``workbench services up model``.
+- Cassettes (:func:`use_cassette`) record real calls and replay them offline.
+- :func:`allow_model_requests` blocks real providers (tests).
+"""
+
+from __future__ import annotations
+
+import os
+
+# litellm downloads its cost map at import unless told not to; set before any import of it.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from workbench.models._cassette import Cassette, CassetteMode, request_key, use_cassette
+from workbench.models._complete import acomplete, complete
+from workbench.models._prices import cost_usd, register_price
+from workbench.models._scripted import (
+    Fault,
+    RateLimitFault,
+    Script,
+    ScriptedCall,
+    ScriptedModel,
+    ScriptedToolCall,
+    ServerErrorFault,
+    TimeoutFault,
+    Turn,
+    get_scripted_model,
+    register_script,
+)
+from workbench.models._switch import allow_model_requests, model_requests_allowed
+from workbench.models._types import ModelReply, ToolCallRequest
+
+__all__ = [
+    "Cassette",
+    "CassetteMode",
+    "Fault",
+    "ModelReply",
+    "RateLimitFault",
+    "Script",
+    "ScriptedCall",
+    "ScriptedModel",
+    "ScriptedToolCall",
+    "ServerErrorFault",
+    "TimeoutFault",
+    "ToolCallRequest",
+    "Turn",
+    "acomplete",
+    "allow_model_requests",
+    "complete",
+    "cost_usd",
+    "get_scripted_model",
+    "model_requests_allowed",
+    "register_price",
+    "register_script",
+    "request_key",
+    "use_cassette",
+]

@@ -1,0 +1,25 @@
+"""Orchestration: agent specs and the ReAct loop on LangGraph, with durable resume."""
+
+from workbench.runtime._journal import EffectJournal, ExecutionMeta, JournalEntry, SqliteJournal
+from workbench.runtime._runtime import Runtime, new_execution_id, request_stop, resume, run
+from workbench.runtime._spec import AgentSpec, LimitsOverride
+from workbench.runtime._toolset import BUILTIN_TOOLS
+from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "AgentSpec",
+    "EffectJournal",
+    "ExecutionMeta",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "JournalEntry",
+    "LimitsOverride",
+    "Runtime",
+    "SqliteJournal",
+    "StepEvent",
+    "new_execution_id",
+    "request_stop",
+    "resume",
+    "run",
+]

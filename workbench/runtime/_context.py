@@ -1,0 +1,125 @@
+"""Per-execution, per-process context that the graph's nodes read.
+
+LangGraph checkpoints only the small :class:`LoopState`; everything that cannot or
+should not be checkpointed (the resolved tools, the tracer, the event callback, the
+in-process message cache) lives here, keyed by execution id, and is rebuilt from
+the spec and the journal when a fresh process resumes the execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from workbench.models import ModelReply
+from workbench.runtime._journal import EffectJournal, JournalEntry
+from workbench.runtime._spec import AgentSpec
+from workbench.runtime._types import StepEvent
+from workbench.settings import Limits
+from workbench.tools import ToolRegistry
+from workbench.tracing import Span, Tracer
+
+__all__ = ["ExecutionContext", "LoopState", "Totals"]
+
+
+class LoopState(TypedDict):
+    """The checkpointed state: counters only, so checkpoints stay small and constant."""
+
+    step: int
+    """Model calls completed."""
+    repairs: int
+    """Malformed outputs sent back to the model so far."""
+    elapsed_s: float
+    """Running time so far, summed over processes (pauses excluded)."""
+    status: str
+    """An :class:`ExecutionStatus` value."""
+    route: str
+    """Next node: ``agent``, ``tools`` or ``end``."""
+    answer: str | None
+    """Final answer once completed."""
+    error: str | None
+    """Why it stopped, if not completed."""
+
+
+@dataclass(slots=True)
+class Totals:
+    """Token and USD totals, summed from the journal's model entries."""
+
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, reply: ModelReply) -> None:
+        """Count one model reply."""
+        self.steps += 1
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        self.cost_usd += reply.cost_usd
+
+
+@dataclass
+class ExecutionContext:
+    """What the nodes of one execution need in this process."""
+
+    execution_id: str
+    thread_id: str
+    trace_id: str
+    principal: str | None
+    spec: AgentSpec
+    task: str
+    limits: Limits
+    tools: ToolRegistry
+    journal: EffectJournal
+    tracer: Tracer
+    root: Span
+    on_event: Callable[[StepEvent], None] | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    totals: Totals = field(default_factory=Totals)
+
+    def load_messages(self) -> None:
+        """Rebuild the conversation and totals from the journal (used on every (re)start)."""
+        self.messages = [
+            {"role": "system", "content": self.spec.system_prompt},
+            {"role": "user", "content": self.task},
+        ]
+        self.totals = Totals()
+        for entry in self.journal.entries(self.execution_id):
+            self.append(entry)
+
+    def append(self, entry: JournalEntry) -> None:
+        """Add one journal entry's message to the conversation."""
+        if entry.status != "done":
+            return
+        if entry.kind == "model":
+            reply = ModelReply.model_validate(entry.payload)
+            self.totals.add(reply)
+            self.messages.append(reply.to_message())
+        elif entry.kind == "tool":
+            p = entry.payload
+            self.messages.append(
+                {"role": "tool", "tool_call_id": p["tool_call_id"], "content": p["content"]}
+            )
+        else:
+            self.messages.append({"role": "user", "content": entry.payload["content"]})
+
+    def emit(self, event_type: str, step: int, **fields: Any) -> None:
+        """Send a step event to the callback, if any, with the running totals."""
+        if self.on_event is None:
+            return
+        self.on_event(
+            StepEvent.model_validate(
+                {
+                    "execution_id": self.execution_id,
+                    "type": event_type,
+                    "step": step,
+                    "prompt_tokens": self.totals.prompt_tokens,
+                    "completion_tokens": self.totals.completion_tokens,
+                    "cost_usd": self.totals.cost_usd,
+                    **fields,
+                }
+            )
+        )

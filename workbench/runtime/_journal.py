@@ -1,0 +1,219 @@
+"""The effect journal: every model and tool result, recorded before the next step.
+
+A LangGraph node that is interrupted (the process is killed) runs again on resume.
+The journal makes that re-run harmless: a node first looks up its
+``(execution, step, call)`` entry and replays it when present, so a model is not
+asked twice and a tool's side effect does not happen twice. For a side-effecting
+tool the journal records a ``started`` entry with the idempotency key *before* the
+tool runs; if the process dies between that and the ``done`` entry, the tool is
+called again with the same key, and its contract is to apply the effect at most once
+per key.
+
+The journal is also where the conversation lives: the graph's checkpointed state
+holds only counters, so checkpoint storage grows linearly with the number of steps
+(LangGraph's message accumulation, checkpointed whole at every step, grows
+quadratically).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["EffectJournal", "ExecutionMeta", "JournalEntry", "SqliteJournal"]
+
+EntryKind = Literal["model", "tool", "feedback"]
+EntryStatus = Literal["started", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One recorded result."""
+
+    execution_id: str
+    step: int
+    call_index: int
+    kind: EntryKind
+    status: EntryStatus
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionMeta:
+    """What a fresh process needs to resume an execution."""
+
+    execution_id: str
+    thread_id: str
+    spec: dict[str, Any]
+    task: str
+    trace_id: str
+    principal: str | None
+    created_at: float
+
+
+class EffectJournal(ABC):
+    """Durable record of effects, keyed by (execution, step, call index).
+
+    Contract for backends:
+    - ``record`` is durable when it returns: it survives SIGKILL of the process.
+    - Entries are never deleted by the runtime; ``done`` replaces ``started``.
+    - Safe to call from one thread at a time per instance (the runtime serialises).
+    """
+
+    @abstractmethod
+    def record(self, entry: JournalEntry) -> None:
+        """Write or replace one entry durably."""
+
+    @abstractmethod
+    def get(self, execution_id: str, step: int, call_index: int) -> JournalEntry | None:
+        """The entry at that key, if recorded."""
+
+    @abstractmethod
+    def entries(self, execution_id: str) -> list[JournalEntry]:
+        """Every entry of an execution, ordered by step then call index."""
+
+    @abstractmethod
+    def save_meta(self, meta: ExecutionMeta) -> None:
+        """Remember how to resume an execution (first write wins)."""
+
+    @abstractmethod
+    def load_meta(self, execution_id: str) -> ExecutionMeta | None:
+        """What :meth:`save_meta` stored, if anything."""
+
+    @abstractmethod
+    def request_stop(self, execution_id: str) -> None:
+        """Ask a running execution, in any process, to stop at its next step."""
+
+    @abstractmethod
+    def stop_requested(self, execution_id: str) -> bool:
+        """Whether a stop was requested."""
+
+
+class SqliteJournal(EffectJournal):
+    """The embedded journal: one SQLite file in WAL mode.
+
+    ``synchronous=NORMAL`` in WAL mode makes a committed transaction survive the
+    death of the process (the OS holds it); only a power loss can drop the last
+    commits, which is the same guarantee LangGraph's SqliteSaver gives.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS wb_journal (
+                execution_id TEXT NOT NULL,
+                step INTEGER NOT NULL,
+                call_index INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                recorded_at REAL NOT NULL,
+                PRIMARY KEY (execution_id, step, call_index)
+            );
+            CREATE TABLE IF NOT EXISTS wb_executions (
+                execution_id TEXT PRIMARY KEY,
+                thread_id TEXT NOT NULL,
+                spec TEXT NOT NULL,
+                task TEXT NOT NULL,
+                trace_id TEXT NOT NULL,
+                principal TEXT,
+                created_at REAL NOT NULL,
+                stop_requested INTEGER NOT NULL DEFAULT 0
+            );
+            """
+        )
+
+    def record(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO wb_journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.execution_id,
+                    entry.step,
+                    entry.call_index,
+                    entry.kind,
+                    entry.status,
+                    json.dumps(entry.payload, separators=(",", ":")),
+                    time.time(),
+                ),
+            )
+
+    def get(self, execution_id: str, step: int, call_index: int) -> JournalEntry | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT kind, status, payload FROM wb_journal"
+                " WHERE execution_id = ? AND step = ? AND call_index = ?",
+                (execution_id, step, call_index),
+            ).fetchone()
+        if row is None:
+            return None
+        return JournalEntry(execution_id, step, call_index, row[0], row[1], json.loads(row[2]))
+
+    def entries(self, execution_id: str) -> list[JournalEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, call_index, kind, status, payload FROM wb_journal"
+                " WHERE execution_id = ? ORDER BY step, call_index",
+                (execution_id,),
+            ).fetchall()
+        return [JournalEntry(execution_id, r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def save_meta(self, meta: ExecutionMeta) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO wb_executions"
+                " (execution_id, thread_id, spec, task, trace_id, principal, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    meta.execution_id,
+                    meta.thread_id,
+                    json.dumps(meta.spec, default=str),
+                    meta.task,
+                    meta.trace_id,
+                    meta.principal,
+                    meta.created_at,
+                ),
+            )
+
+    def load_meta(self, execution_id: str) -> ExecutionMeta | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT thread_id, spec, task, trace_id, principal, created_at"
+                " FROM wb_executions WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ExecutionMeta(execution_id, row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
+
+    def request_stop(self, execution_id: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE wb_executions SET stop_requested = 1 WHERE execution_id = ?",
+                (execution_id,),
+            )
+
+    def stop_requested(self, execution_id: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT stop_requested FROM wb_executions WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,306 @@
+"""The ReAct loop as a LangGraph graph: an ``agent`` node and a ``tools`` node.
+
+Each node first consults the effect journal at its ``(execution, step, call)`` key
+and replays what is recorded, so a node that LangGraph re-runs after a crash neither
+asks the model again nor repeats a tool's side effect. Stop conditions (final
+answer, step cap, wall-clock timeout, a stop request, too many malformed outputs,
+a model that keeps failing) are checked here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from workbench.errors import (
+    ModelError,
+    ToolArgumentsInvalid,
+    ToolError,
+    ToolExecutionError,
+    ToolTimeout,
+)
+from workbench.models import ModelReply, acomplete
+from workbench.runtime._context import ExecutionContext, LoopState
+from workbench.runtime._journal import JournalEntry
+from workbench.runtime._retry import backoff_delay, should_retry
+from workbench.runtime._types import ExecutionStatus
+from workbench.tools import ToolContext
+from workbench.tracing import SpanKind
+
+__all__ = ["build_graph"]
+
+_MAX_ATTR = 16_000
+_rng = random.Random()
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_ATTR else text[:_MAX_ATTR] + "…"
+
+
+def _finish(status: ExecutionStatus, *, error: str | None = None, answer: str | None = None) -> dict[str, Any]:
+    return {"status": status.value, "route": "end", "error": error, "answer": answer}
+
+
+def build_graph(
+    contexts: Callable[[str], ExecutionContext], checkpointer: Checkpointer
+) -> CompiledStateGraph[LoopState, None, LoopState, LoopState]:
+    """Compile the loop once per runtime; ``contexts`` maps an execution id to its context."""
+
+    def _ctx(config: RunnableConfig) -> ExecutionContext:
+        return contexts(str(config.get("configurable", {})["thread_id"]))
+
+    async def agent(state: LoopState, config: RunnableConfig) -> dict[str, Any]:
+        ctx = _ctx(config)
+        started = time.monotonic()
+        update = await _agent_step(ctx, state, started)
+        update["elapsed_s"] = state["elapsed_s"] + (time.monotonic() - started)
+        return update
+
+    async def tools(state: LoopState, config: RunnableConfig) -> dict[str, Any]:
+        ctx = _ctx(config)
+        started = time.monotonic()
+        update = await _tools_step(ctx, state, started)
+        update["elapsed_s"] = state["elapsed_s"] + (time.monotonic() - started)
+        return update
+
+    def route(state: LoopState) -> str:
+        return END if state["route"] == "end" else state["route"]
+
+    graph: StateGraph[LoopState, None, LoopState, LoopState] = StateGraph(LoopState)
+    graph.add_node("agent", agent)
+    graph.add_node("tools", tools)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route, ["agent", "tools", END])
+    graph.add_conditional_edges("tools", route, ["agent", END])
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _remaining(ctx: ExecutionContext, state: LoopState, started: float) -> float:
+    return ctx.limits.execution_timeout_s - state["elapsed_s"] - (time.monotonic() - started)
+
+
+async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -> dict[str, Any]:
+    step = state["step"]
+    if ctx.stop.is_set() or ctx.journal.stop_requested(ctx.execution_id):
+        return _finish(ExecutionStatus.STOPPED, error="a stop was requested")
+    if step >= ctx.limits.max_steps:
+        return _finish(
+            ExecutionStatus.STEP_LIMIT, error=f"step cap reached (max_steps={ctx.limits.max_steps})"
+        )
+    entry = ctx.journal.get(ctx.execution_id, step, 0)
+    if entry is not None:
+        reply = ModelReply.model_validate(entry.payload)
+        replayed = True
+    else:
+        outcome = await _call_model(ctx, state, step, started)
+        if isinstance(outcome, dict):
+            return outcome
+        reply = outcome
+        entry = JournalEntry(ctx.execution_id, step, 0, "model", "done", reply.model_dump(mode="json"))
+        ctx.journal.record(entry)
+        replayed = False
+    ctx.append(entry)
+    ctx.emit(
+        "model",
+        step,
+        text=reply.text,
+        tool_calls=[{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+        replayed=replayed,
+    )
+    if reply.tool_calls:
+        return {"step": step + 1, "route": "tools"}
+    if reply.finish_reason == "length":
+        return _repair(ctx, state, step, "Your reply was cut off at the token limit. Answer again, shorter.")
+    answer = reply.text or ""
+    problem = _check_output(ctx, answer)
+    if problem is not None:
+        return _repair(ctx, state, step, problem)
+    return {"step": step + 1, **_finish(ExecutionStatus.COMPLETED, answer=answer)}
+
+
+def _repair(ctx: ExecutionContext, state: LoopState, step: int, message: str) -> dict[str, Any]:
+    """Send a malformed final reply back to the model as feedback, within the repair budget."""
+    repairs = state["repairs"] + 1
+    key = (ctx.execution_id, step, 1)
+    if ctx.journal.get(*key) is None:
+        entry = JournalEntry(*key, "feedback", "done", {"content": message})
+        ctx.journal.record(entry)
+        ctx.append(entry)
+    ctx.emit("repair", step, text=message, error="malformed_output")
+    if repairs > ctx.limits.max_repairs:
+        return {"step": step + 1, "repairs": repairs, **_finish(
+            ExecutionStatus.MALFORMED_OUTPUT,
+            error=f"malformed output after {ctx.limits.max_repairs} repairs: {message}",
+        )}
+    return {"step": step + 1, "repairs": repairs, "route": "agent"}
+
+
+def _check_output(ctx: ExecutionContext, answer: str) -> str | None:
+    schema = ctx.spec.output_schema
+    if schema is None:
+        return None
+    try:
+        value = json.loads(answer)
+    except json.JSONDecodeError as exc:
+        return f"Your answer must be JSON matching the output schema; it is not JSON ({exc})."
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
+    if errors:
+        listed = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors)
+        return f"Your answer does not match the output schema: {listed}"
+    return None
+
+
+async def _call_model(
+    ctx: ExecutionContext, state: LoopState, step: int, started: float
+) -> ModelReply | dict[str, Any]:
+    """One model call with retries; a dict is a final state update (the call gave up)."""
+    limits = ctx.limits
+    definitions = ctx.tools.definitions() or None
+    attempt = 0
+    while True:
+        remaining = _remaining(ctx, state, started)
+        if remaining <= 0:
+            return _finish(
+                ExecutionStatus.TIMEOUT,
+                error=f"execution timeout (execution_timeout_s={limits.execution_timeout_s})",
+            )
+        with ctx.tracer.span(
+            f"llm {ctx.spec.model}",
+            SpanKind.LLM,
+            {
+                "llm.model_name": ctx.spec.model,
+                "workbench.execution_id": ctx.execution_id,
+                "workbench.step": step,
+                "workbench.attempt": attempt,
+                "input.value": _clip(json.dumps(ctx.messages[-2:], default=str)),
+            },
+        ) as span:
+            try:
+                reply = await acomplete(
+                    ctx.spec.model,
+                    ctx.messages,
+                    tools=definitions,
+                    timeout_s=min(limits.model_timeout_s, remaining),
+                    max_tokens=limits.max_tokens,
+                    temperature=ctx.spec.temperature,
+                )
+            except ModelError as exc:
+                span.record_error(exc)
+                if remaining <= limits.model_timeout_s and exc.code == "model_timeout":
+                    return _finish(
+                        ExecutionStatus.TIMEOUT,
+                        error=f"execution timeout (execution_timeout_s={limits.execution_timeout_s})",
+                    )
+                if not should_retry(exc, attempt, limits):
+                    status = ExecutionStatus.MODEL_ERROR if exc.retryable else ExecutionStatus.ERROR
+                    return _finish(status, error=f"{exc.code}: {exc.message}")
+                delay = backoff_delay(exc, attempt, limits, _rng)
+                ctx.emit("retry", step, text=f"{exc.code}; retrying in {delay:.2f}s", error=exc.code)
+                attempt += 1
+            else:
+                span.set_attributes(
+                    {
+                        "llm.token_count.prompt": reply.prompt_tokens,
+                        "llm.token_count.completion": reply.completion_tokens,
+                        "llm.token_count.total": reply.prompt_tokens + reply.completion_tokens,
+                        "workbench.cost_usd": reply.cost_usd,
+                        "output.value": _clip(json.dumps(reply.to_message(), default=str)),
+                        "llm.finish_reason": reply.finish_reason,
+                    }
+                )
+                return reply
+        await asyncio.sleep(delay)
+
+
+async def _tools_step(ctx: ExecutionContext, state: LoopState, started: float) -> dict[str, Any]:
+    step = state["step"] - 1
+    model_entry = ctx.journal.get(ctx.execution_id, step, 0)
+    assert model_entry is not None, "the tools node runs only after a journaled model reply"
+    reply = ModelReply.model_validate(model_entry.payload)
+    truncated = reply.finish_reason == "length"
+    repairs = state["repairs"]
+    timed_out = False
+    for index, call in enumerate(reply.tool_calls, start=1):
+        key = (ctx.execution_id, step, index)
+        entry = ctx.journal.get(*key)
+        if entry is not None and entry.status == "done":
+            ctx.append(entry)
+            repairs += int(entry.payload["repair"])
+            ctx.emit("tool", step, tool_name=call.name, arguments=call.arguments,
+                     text=entry.payload["content"], error=entry.payload["error"], replayed=True)
+            continue
+        remaining = _remaining(ctx, state, started)
+        content, error, repair = await _run_tool(ctx, step, index, call.name, call.arguments,
+                                                 truncated=truncated, remaining=remaining)
+        timed_out = timed_out or (error == ToolTimeout.code and remaining <= ctx.limits.tool_timeout_s)
+        payload = {"tool_call_id": call.id, "name": call.name, "content": content,
+                   "error": error, "repair": repair}
+        done = JournalEntry(*key, "tool", "done", payload)
+        ctx.journal.record(done)
+        ctx.append(done)
+        repairs += int(repair)
+        ctx.emit("tool", step, tool_name=call.name, arguments=call.arguments, text=content,
+                 error=error)
+    if timed_out or _remaining(ctx, state, started) <= 0:
+        return {"repairs": repairs, **_finish(
+            ExecutionStatus.TIMEOUT,
+            error=f"execution timeout (execution_timeout_s={ctx.limits.execution_timeout_s})",
+        )}
+    if repairs > ctx.limits.max_repairs:
+        return {"repairs": repairs, **_finish(
+            ExecutionStatus.MALFORMED_OUTPUT,
+            error=f"malformed tool calls after {ctx.limits.max_repairs} repairs",
+        )}
+    return {"repairs": repairs, "route": "agent"}
+
+
+async def _run_tool(
+    ctx: ExecutionContext, step: int, index: int, name: str, raw_arguments: str, *,
+    truncated: bool, remaining: float,
+) -> tuple[str, str | None, bool]:
+    """Run one tool call; returns (content for the model, error code, counts as a repair)."""
+    with ctx.tracer.span(
+        f"tool {name}",
+        SpanKind.TOOL,
+        {
+            "tool.name": name,
+            "tool.parameters": _clip(raw_arguments),
+            "workbench.execution_id": ctx.execution_id,
+            "workbench.step": step,
+        },
+    ) as span:
+        try:
+            if truncated:
+                raise ToolArgumentsInvalid(
+                    "your reply was cut off at the token limit, so this call's arguments are incomplete",
+                    tool=name,
+                )
+            tool = ctx.tools.get(name)
+            arguments = tool.parse_arguments(raw_arguments)
+            key = f"{ctx.execution_id}:{step}:{index}" if tool.side_effects else None
+            if key is not None:
+                # The intent is durable before the effect: a re-run after a crash here
+                # calls the tool again with the same key, and the tool applies it once.
+                ctx.journal.record(JournalEntry(ctx.execution_id, step, index, "tool", "started",
+                                                {"idempotency_key": key}))
+            tool_ctx = ToolContext(execution_id=ctx.execution_id, step=step, call_index=index,
+                                   idempotency_key=key, principal=ctx.principal)
+            timeout = min(tool.timeout_s or ctx.limits.tool_timeout_s, max(remaining, 0.001))
+            result = await tool.ainvoke(arguments, tool_ctx, timeout_s=timeout)
+        except ToolError as exc:
+            span.record_error(exc)
+            repair = not isinstance(exc, (ToolExecutionError, ToolTimeout))
+            return f"ERROR {exc.code}: {exc.message}", exc.code, repair
+        content = result if isinstance(result, str) else json.dumps(result, default=str)
+        span.set_attribute("output.value", _clip(content))
+        return content, None, False

@@ -1,0 +1,349 @@
+"""The runtime: start, resume and stop executions of an agent spec.
+
+One code path: :meth:`Runtime.arun` and :meth:`Runtime.aresume` are async; the
+module-level :func:`run` and :func:`resume` are thin sync wrappers (they also work
+inside a running event loop, as in Jupyter, by running on a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import aiosqlite
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from workbench.errors import ConfigError, ExecutionNotFound
+from workbench.runtime._context import ExecutionContext, LoopState
+from workbench.runtime._journal import ExecutionMeta, SqliteJournal
+from workbench.runtime._loop import build_graph
+from workbench.runtime._spec import AgentSpec
+from workbench.runtime._toolset import import_spec_modules, resolve_tools
+from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
+from workbench.settings import Settings, get_settings
+from workbench.tracing import SpanKind, Tracer, get_tracer
+
+__all__ = ["Runtime", "new_execution_id", "request_stop", "resume", "run"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+EventCallback = Callable[[StepEvent], None]
+_Graph = CompiledStateGraph[LoopState, None, LoopState, LoopState]
+
+
+def new_execution_id() -> str:
+    """A new execution id: sortable by time, unique across processes."""
+    return f"ex-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def _initial_state() -> LoopState:
+    return {
+        "step": 0,
+        "repairs": 0,
+        "elapsed_s": 0.0,
+        "status": ExecutionStatus.RUNNING.value,
+        "route": "agent",
+        "answer": None,
+        "error": None,
+    }
+
+
+class Runtime:
+    """Runs agent executions with durable checkpoints, an effect journal and tracing.
+
+    Args:
+        settings: Where state lives and the default limits; from the environment if omitted.
+        tracer: Where spans go; the process-wide tracer if omitted.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, tracer: Tracer | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.tracer = tracer or get_tracer()
+        self.journal = SqliteJournal(self.settings.journal_path)
+        self._contexts: dict[str, ExecutionContext] = {}
+        self._graphs: dict[int, tuple[aiosqlite.Connection, _Graph]] = {}
+
+    async def _graph(self) -> _Graph:
+        # aiosqlite connections belong to the loop that opened them: one per loop.
+        loop_id = id(asyncio.get_running_loop())
+        found = self._graphs.get(loop_id)
+        if found is not None:
+            return found[1]
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(self.settings.checkpoint_path))
+        # WAL + synchronous=NORMAL: a commit survives the death of the process; only a
+        # power loss may drop the newest ones (the journal then replays them anyway).
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=10000")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        graph = build_graph(self._contexts.__getitem__, saver)
+        self._graphs[loop_id] = (conn, graph)
+        return graph
+
+    async def aclose(self) -> None:
+        """Close the checkpoint connection of the running loop."""
+        found = self._graphs.pop(id(asyncio.get_running_loop()), None)
+        if found is not None:
+            await found[0].close()
+
+    async def arun(
+        self,
+        spec: AgentSpec,
+        task: str,
+        *,
+        execution_id: str | None = None,
+        thread_id: str | None = None,
+        principal: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ExecutionResult:
+        """Run ``spec`` on ``task`` to a final status.
+
+        Args:
+            spec: The agent.
+            task: The user's task, the first user message.
+            execution_id: Id to use; if it names an execution of the same agent and task
+                that did not finish, that execution continues (as :meth:`aresume`).
+            thread_id: Conversation to group this execution with; a new one if omitted.
+            principal: Who asked (recorded in the trace store; the gateway sets it).
+            on_event: Called with each :class:`StepEvent` as it happens.
+
+        Returns:
+            The result; a failed execution is a result with a non-``completed`` status.
+        """
+        eid = execution_id or new_execution_id()
+        meta = self.journal.load_meta(eid)
+        if meta is None:
+            meta = ExecutionMeta(
+                execution_id=eid,
+                thread_id=thread_id or eid,
+                spec=spec.model_dump(mode="json"),
+                task=task,
+                trace_id=os.urandom(16).hex(),
+                principal=principal,
+                created_at=time.time(),
+            )
+            self.journal.save_meta(meta)
+        elif meta.spec.get("name") != spec.name or meta.task != task:
+            raise ConfigError(
+                f"execution {eid} exists for agent {meta.spec.get('name')!r} with another task;"
+                " use `workbench resume` to continue it or choose a new id"
+            )
+        return await self._execute(meta, spec, on_event)
+
+    async def aresume(self, execution_id: str, *, on_event: EventCallback | None = None) -> ExecutionResult:
+        """Continue an execution from its last checkpoint, in this or any other process.
+
+        Model and tool results recorded in the journal are replayed, not redone.
+
+        Raises:
+            ExecutionNotFound: No execution has that id in this workbench home.
+        """
+        meta = self.journal.load_meta(execution_id)
+        if meta is None:
+            raise ExecutionNotFound(
+                f"no execution {execution_id!r} in {self.settings.journal_path}"
+            )
+        return await self._execute(meta, AgentSpec.model_validate(meta.spec), on_event)
+
+    def request_stop(self, execution_id: str) -> None:
+        """Stop an execution at its next step, whichever process runs it."""
+        context = self._contexts.get(execution_id)
+        if context is not None:
+            context.stop.set()
+        self.journal.request_stop(execution_id)
+
+    async def _execute(
+        self, meta: ExecutionMeta, spec: AgentSpec, on_event: EventCallback | None
+    ) -> ExecutionResult:
+        import_spec_modules(spec)
+        tools = resolve_tools(spec)
+        # litellm takes seconds to import; pay that before the clock of the execution starts.
+        await asyncio.to_thread(importlib.import_module, "litellm")
+        graph = await self._graph()
+        config: Any = {
+            "configurable": {"thread_id": meta.execution_id},
+            "recursion_limit": 2 * (spec.effective_limits(self.settings.limits).max_steps + 2),
+        }
+        limits = spec.effective_limits(self.settings.limits)
+        base = {
+            "execution_id": meta.execution_id,
+            "thread_id": meta.thread_id,
+            "agent_name": spec.name,
+            "agent_version": spec.version,
+            "model": spec.model,
+            "principal": meta.principal,
+            "task": meta.task,
+        }
+        with self.tracer.span(
+            f"agent {spec.name}",
+            SpanKind.AGENT,
+            {
+                "workbench.execution_id": meta.execution_id,
+                "workbench.agent.name": spec.name,
+                "workbench.agent.version": spec.version,
+                "session.id": meta.thread_id,
+                "input.value": meta.task,
+            },
+            trace_id=meta.trace_id,
+        ) as root:
+            ctx = ExecutionContext(
+                execution_id=meta.execution_id,
+                thread_id=meta.thread_id,
+                trace_id=meta.trace_id,
+                principal=meta.principal,
+                spec=spec,
+                task=meta.task,
+                limits=limits,
+                tools=tools,
+                journal=self.journal,
+                tracer=self.tracer,
+                root=root,
+                on_event=on_event,
+            )
+            ctx.load_messages()
+            self._contexts[meta.execution_id] = ctx
+            self.tracer.record(
+                "executions",
+                {**base, "status": ExecutionStatus.RUNNING.value, "started_at": meta.created_at,
+                 "updated_at": time.time()},
+            )
+            try:
+                snapshot = await graph.aget_state(config)
+                values: Any = snapshot.values
+                if values and not snapshot.next:
+                    state: LoopState = values  # finished before: report it again
+                else:
+                    state = await graph.ainvoke(
+                        None if values else _initial_state(), config, durability="sync"
+                    )
+            except Exception as exc:
+                log.exception("execution %s failed", meta.execution_id)
+                root.record_error(exc)
+                state = {**_initial_state(), "status": ExecutionStatus.ERROR.value,
+                         "error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                self._contexts.pop(meta.execution_id, None)
+            result = ExecutionResult(
+                execution_id=meta.execution_id,
+                thread_id=meta.thread_id,
+                agent_name=spec.name,
+                agent_version=spec.version,
+                status=ExecutionStatus(state["status"]),
+                answer=state["answer"],
+                steps=ctx.totals.steps,
+                prompt_tokens=ctx.totals.prompt_tokens,
+                completion_tokens=ctx.totals.completion_tokens,
+                cost_usd=ctx.totals.cost_usd,
+                latency_s=state["elapsed_s"],
+                error=state["error"],
+                trace_id=meta.trace_id,
+            )
+            root.set_attributes(
+                {
+                    "output.value": result.answer,
+                    "workbench.status": result.status.value,
+                    "llm.token_count.prompt": result.prompt_tokens,
+                    "llm.token_count.completion": result.completion_tokens,
+                    "llm.token_count.total": result.tokens,
+                    "workbench.cost_usd": result.cost_usd,
+                    "workbench.steps": result.steps,
+                }
+            )
+        ctx.emit("status", max(result.steps - 1, 0), status=result.status.value,
+                 text=result.answer if result.error is None else result.error)
+        self.tracer.record(
+            "executions",
+            {
+                **base,
+                "status": result.status.value,
+                "steps": result.steps,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": result.cost_usd,
+                "started_at": meta.created_at,
+                "ended_at": time.time(),
+                "latency_ms": result.latency_s * 1000.0,
+                "error": result.error,
+                "answer": result.answer,
+                "updated_at": time.time(),
+            },
+        )
+        # A reported result's spans are durable: they are spooled before we return.
+        await asyncio.to_thread(self.tracer.flush)
+        return result
+
+
+def _sync(coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even under a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro_factory())
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="workbench-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def run(
+    spec: AgentSpec,
+    task: str,
+    *,
+    execution_id: str | None = None,
+    thread_id: str | None = None,
+    principal: str | None = None,
+    on_event: EventCallback | None = None,
+    settings: Settings | None = None,
+) -> ExecutionResult:
+    """Sync wrapper of :meth:`Runtime.arun` on a fresh runtime."""
+
+    async def go() -> ExecutionResult:
+        runtime = Runtime(settings)
+        try:
+            return await runtime.arun(spec, task, execution_id=execution_id, thread_id=thread_id,
+                                      principal=principal, on_event=on_event)
+        finally:
+            await runtime.aclose()
+
+    return _sync(go)
+
+
+def resume(
+    execution_id: str, *, on_event: EventCallback | None = None, settings: Settings | None = None
+) -> ExecutionResult:
+    """Sync wrapper of :meth:`Runtime.aresume` on a fresh runtime."""
+
+    async def go() -> ExecutionResult:
+        runtime = Runtime(settings)
+        try:
+            return await runtime.aresume(execution_id, on_event=on_event)
+        finally:
+            await runtime.aclose()
+
+    return _sync(go)
+
+
+def request_stop(execution_id: str, *, settings: Settings | None = None) -> None:
+    """Ask an execution running in any process to stop at its next step."""
+    Runtime(settings).request_stop(execution_id)

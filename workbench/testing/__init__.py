@@ -1,0 +1,35 @@
+"""Fakes that ship with the package, for users' tests and ours.
+
+Production code never imports this package. Scripted models live in
+:mod:`workbench.models` (the demo uses them too) and are re-exported here.
+"""
+
+from workbench.testing._scripted import (
+    Fault,
+    RateLimitFault,
+    Script,
+    ScriptedCall,
+    ScriptedModel,
+    ScriptedToolCall,
+    ServerErrorFault,
+    TimeoutFault,
+    Turn,
+    get_scripted_model,
+    register_script,
+)
+from workbench.testing._spans import InMemorySpanExporter
+
+__all__ = [
+    "Fault",
+    "InMemorySpanExporter",
+    "RateLimitFault",
+    "Script",
+    "ScriptedCall",
+    "ScriptedModel",
+    "ScriptedToolCall",
+    "ServerErrorFault",
+    "TimeoutFault",
+    "Turn",
+    "get_scripted_model",
+    "register_script",
+]

@@ -1,0 +1,36 @@
+"""Tracing: OpenInference spans recorded off the hot path into the DuckDB trace store.
+
+A :class:`Tracer` opens :class:`Span` objects on the caller's thread (a few
+microseconds each) and hands finished :class:`SpanRecord` items, and non-span rows
+from :meth:`Tracer.record`, to a background thread that gives batches to each
+:class:`SpanExporter`. The default exporter, :class:`SpoolExporter`, seals each batch
+as a file in this process's spool; :class:`TraceStore` merges spools into
+``traces.duckdb`` and answers SQL. See ``docs/trace-store.md``.
+"""
+
+from __future__ import annotations
+
+from workbench.tracing._exporter import SpanExporter
+from workbench.tracing._model import AttrValue, RecordRow, SpanKind, SpanRecord
+from workbench.tracing._otel import to_readable_span
+from workbench.tracing._span import Span, current_span
+from workbench.tracing._spool import SpoolExporter
+from workbench.tracing._store import TraceStore
+from workbench.tracing._tracer import Tracer, TracerStats, get_tracer, set_tracer
+
+__all__ = [
+    "AttrValue",
+    "RecordRow",
+    "Span",
+    "SpanExporter",
+    "SpanKind",
+    "SpanRecord",
+    "SpoolExporter",
+    "TraceStore",
+    "Tracer",
+    "TracerStats",
+    "current_span",
+    "get_tracer",
+    "set_tracer",
+    "to_readable_span",
+]

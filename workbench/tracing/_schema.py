@@ -1,0 +1,206 @@
+"""DDL, views and merge statements of the DuckDB trace store."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXECUTION_COLUMNS",
+    "FORMAT_NAME",
+    "INSERT_RECORDS",
+    "INSERT_SPANS",
+    "SCHEMA_VERSION",
+    "STAGE_RECORDS",
+    "TABLES",
+    "UPSERT_EXECUTIONS",
+    "VIEWS",
+]
+
+FORMAT_NAME = "agent-workbench-traces"
+SCHEMA_VERSION = 1
+
+# Columns denormalised from attributes, so common queries never parse JSON.
+_SPAN_ATTRS = {
+    "execution_id": ("workbench.execution_id", "VARCHAR"),
+    "agent_name": ("workbench.agent.name", "VARCHAR"),
+    "agent_version": ("workbench.agent.version", "VARCHAR"),
+    "model": ("llm.model_name", "VARCHAR"),
+    "tool_name": ("tool.name", "VARCHAR"),
+    "step": ("workbench.step", "BIGINT"),
+    "prompt_tokens": ("llm.token_count.prompt", "BIGINT"),
+    "completion_tokens": ("llm.token_count.completion", "BIGINT"),
+    "cost_usd": ("workbench.cost_usd", "DOUBLE"),
+}
+
+EXECUTION_COLUMNS: dict[str, str] = {
+    "execution_id": "VARCHAR PRIMARY KEY",
+    "thread_id": "VARCHAR",
+    "agent_name": "VARCHAR",
+    "agent_version": "VARCHAR",
+    "model": "VARCHAR",
+    "principal": "VARCHAR",
+    "status": "VARCHAR",
+    "steps": "BIGINT",
+    "prompt_tokens": "BIGINT",
+    "completion_tokens": "BIGINT",
+    "cost_usd": "DOUBLE",
+    "started_at": "TIMESTAMP",
+    "ended_at": "TIMESTAMP",
+    "latency_ms": "DOUBLE",
+    "error": "VARCHAR",
+    "answer": "VARCHAR",
+    "task": "VARCHAR",
+    "updated_at": "TIMESTAMP",
+    "raw": "JSON",
+}
+
+_span_attr_columns = "".join(f",\n    {c} {t}" for c, (_, t) in _SPAN_ATTRS.items())
+
+TABLES: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS workbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    f"""CREATE TABLE IF NOT EXISTS spans (
+    span_id VARCHAR PRIMARY KEY,
+    trace_id VARCHAR NOT NULL,
+    parent_id VARCHAR,
+    name VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    start_time TIMESTAMP NOT NULL,
+    end_time TIMESTAMP NOT NULL,
+    duration_ms DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,
+    error_type VARCHAR,
+    error_message VARCHAR{_span_attr_columns},
+    attributes JSON
+)""",
+    "CREATE TABLE IF NOT EXISTS executions (\n    "
+    + ",\n    ".join(f"{c} {t}" for c, t in EXECUTION_COLUMNS.items())
+    + "\n)",
+    """CREATE TABLE IF NOT EXISTS records (
+    table_name VARCHAR NOT NULL,
+    recorded_at TIMESTAMP NOT NULL,
+    row JSON
+)""",
+    """CREATE TABLE IF NOT EXISTS ingested_segments (
+    name VARCHAR PRIMARY KEY,
+    ingested_at TIMESTAMP NOT NULL
+)""",
+)
+
+VIEWS: tuple[str, ...] = (
+    """CREATE OR REPLACE VIEW cost_by_agent_version AS
+SELECT agent_name, agent_version,
+       count(*) AS executions,
+       CAST(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) AS BIGINT) AS tokens,
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       avg(cost_usd) AS avg_cost_usd
+FROM executions
+GROUP BY agent_name, agent_version
+ORDER BY cost_usd DESC, agent_name, agent_version""",
+    """CREATE OR REPLACE VIEW slowest_tools AS
+SELECT coalesce(tool_name, name) AS tool_name,
+       count(*) AS calls,
+       quantile_cont(duration_ms, 0.5) AS p50_ms,
+       quantile_cont(duration_ms, 0.95) AS p95_ms,
+       max(duration_ms) AS max_ms,
+       count(*) FILTER (WHERE status = 'ERROR') AS errors
+FROM spans
+WHERE kind = 'TOOL'
+GROUP BY 1
+ORDER BY p95_ms DESC, tool_name""",
+    """CREATE OR REPLACE VIEW errors_by_type AS
+SELECT error_type, kind, count(*) AS errors, max(end_time) AS last_seen
+FROM spans
+WHERE status = 'ERROR'
+GROUP BY error_type, kind
+ORDER BY errors DESC, last_seen DESC""",
+)
+
+_READ = "read_json(?, format = 'array', records = false, columns = {'j': 'JSON[]'})"
+
+
+def _typed(expr: str, sql_type: str) -> str:
+    return expr if sql_type == "VARCHAR" else f"TRY_CAST({expr} AS {sql_type})"
+
+
+def _attr(key: str) -> str:
+    # Keys hold dots, so the JSON path quotes them: $."llm.model_name".
+    return "j[11] ->> '$.\"" + key + "\"'"
+
+
+_span_attr_select = "".join(",\n    " + _typed(_attr(k), t) for k, t in _SPAN_ATTRS.values())
+
+# SpanRecord fields by position (DuckDB lists are 1-based).
+INSERT_SPANS = f"""INSERT OR IGNORE INTO spans
+SELECT j[2] ->> '$', j[1] ->> '$', j[3] ->> '$', j[4] ->> '$', j[5] ->> '$',
+    make_timestamp(CAST(j[6] AS BIGINT) // 1000),
+    make_timestamp(CAST(j[7] AS BIGINT) // 1000),
+    (CAST(j[7] AS BIGINT) - CAST(j[6] AS BIGINT)) / 1e6,
+    j[8] ->> '$', j[9] ->> '$', j[10] ->> '$'{_span_attr_select},
+    j[11]
+FROM {_READ}"""
+
+# RecordRow fields by position: table, row, recorded_ns.
+STAGE_RECORDS = f"""CREATE OR REPLACE TEMP TABLE _wb_staged AS
+SELECT row_number() OVER () AS seq, j[1] ->> '$' AS table_name, j[2] AS row,
+    make_timestamp(CAST(j[3] AS BIGINT) // 1000) AS recorded_at
+FROM {_READ}"""
+
+INSERT_RECORDS = """INSERT INTO records
+SELECT table_name, recorded_at, row FROM _wb_staged
+WHERE table_name <> 'executions' ORDER BY seq"""
+
+
+def _ts(key: str) -> str:
+    # ISO 8601 strings (naive = UTC) or epoch seconds.
+    v = f"row -> '{key}'"
+    return (
+        f"CASE json_type({v}) WHEN 'VARCHAR' THEN "
+        f"TRY_CAST(TRY_CAST(row ->> '{key}' AS TIMESTAMPTZ) AS TIMESTAMP) "
+        f"WHEN 'NULL' THEN NULL "
+        f"ELSE make_timestamp(TRY_CAST(TRY_CAST(row ->> '{key}' AS DOUBLE) * 1e6 AS BIGINT)) END"
+    )
+
+
+def _execution_value(col: str, sql_type: str) -> str:
+    if col == "updated_at":
+        return f"coalesce({_ts('updated_at')}, recorded_at)"
+    if col == "raw":
+        return "row"
+    if sql_type == "TIMESTAMP":
+        return _ts(col)
+    return _typed(f"row ->> '{col}'", sql_type.split()[0])
+
+
+_cols = [c for c in EXECUTION_COLUMNS if c != "execution_id"]
+_typed_rows = ",\n        ".join(
+    f"{_execution_value(c, t)} AS {c}" for c, t in EXECUTION_COLUMNS.items() if c != "execution_id"
+)
+# Within one merge, several rows of one execution collapse into one: per column, the
+# newest non-null value.
+_collapsed = ",\n    ".join(
+    "max(updated_at) AS updated_at"
+    if c == "updated_at"
+    else f"arg_max({c}, updated_at) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+    for c in _cols
+)
+_merge_set = ",\n    ".join(
+    "updated_at = greatest(excluded.updated_at, executions.updated_at)"
+    if c == "updated_at"
+    else (
+        f"{c} = CASE WHEN excluded.updated_at >= executions.updated_at "
+        f"THEN coalesce(excluded.{c}, executions.{c}) "
+        f"ELSE coalesce(executions.{c}, excluded.{c}) END"
+    )
+    for c in _cols
+)
+
+UPSERT_EXECUTIONS = f"""INSERT INTO executions
+SELECT execution_id,
+    {_collapsed}
+FROM (
+    SELECT (row ->> 'execution_id') AS execution_id,
+        {_typed_rows}
+    FROM _wb_staged
+    WHERE table_name = 'executions' AND (row ->> 'execution_id') IS NOT NULL
+)
+GROUP BY execution_id
+ON CONFLICT (execution_id) DO UPDATE SET
+    {_merge_set}"""
