@@ -79,6 +79,7 @@ class ExecutionContext:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     messages: list[dict[str, Any]] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
+    seen: set[tuple[int, int]] = field(default_factory=set)
 
     def load_messages(self) -> None:
         """Rebuild the conversation and totals from the journal (used on every (re)start)."""
@@ -87,13 +88,19 @@ class ExecutionContext:
             {"role": "user", "content": self.task},
         ]
         self.totals = Totals()
+        self.seen = set()
         for entry in self.journal.entries(self.execution_id):
             self.append(entry)
 
     def append(self, entry: JournalEntry) -> None:
-        """Add one journal entry's message to the conversation."""
-        if entry.status != "done":
+        """Add one journal entry's message to the conversation, once.
+
+        A node that re-runs after a crash replays entries that :meth:`load_messages`
+        already read from the journal; they must not enter the conversation twice.
+        """
+        if entry.status != "done" or (entry.step, entry.call_index) in self.seen:
             return
+        self.seen.add((entry.step, entry.call_index))
         if entry.kind == "model":
             reply = ModelReply.model_validate(entry.payload)
             self.totals.add(reply)

@@ -29,7 +29,7 @@ from workbench.runtime._spec import AgentSpec
 from workbench.runtime._toolset import import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
 from workbench.settings import Settings, get_settings
-from workbench.tracing import SpanKind, Tracer, get_tracer
+from workbench.tracing import SpanKind, Tracer, get_tracer, tracer_for
 
 __all__ = ["Runtime", "new_execution_id", "request_stop", "resume", "run"]
 
@@ -66,7 +66,7 @@ class Runtime:
 
     def __init__(self, settings: Settings | None = None, *, tracer: Tracer | None = None) -> None:
         self.settings = settings or get_settings()
-        self.tracer = tracer or get_tracer()
+        self.tracer = tracer or (get_tracer() if settings is None else tracer_for(self.settings.spool_dir))
         self.journal = SqliteJournal(self.settings.journal_path)
         self._contexts: dict[str, ExecutionContext] = {}
         self._graphs: dict[int, tuple[aiosqlite.Connection, _Graph]] = {}

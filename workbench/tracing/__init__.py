@@ -16,7 +16,7 @@ from workbench.tracing._otel import to_readable_span
 from workbench.tracing._span import Span, current_span
 from workbench.tracing._spool import SpoolExporter
 from workbench.tracing._store import TraceStore
-from workbench.tracing._tracer import Tracer, TracerStats, get_tracer, set_tracer
+from workbench.tracing._tracer import Tracer, TracerStats, get_tracer, set_tracer, tracer_for
 
 __all__ = [
     "AttrValue",
@@ -33,4 +33,5 @@ __all__ = [
     "get_tracer",
     "set_tracer",
     "to_readable_span",
+    "tracer_for",
 ]

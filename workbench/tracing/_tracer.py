@@ -9,6 +9,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from random import getrandbits
 from time import time_ns
 from typing import Any, NamedTuple
@@ -243,6 +244,7 @@ class Tracer:
 _LIVE: weakref.WeakSet[Tracer] = weakref.WeakSet()
 _default: Tracer | None = None
 _default_lock = threading.Lock()
+_by_dir: dict[Path, Tracer] = {}
 
 
 def _shutdown_all() -> None:
@@ -262,18 +264,27 @@ os.register_at_fork(after_in_child=_after_fork_all)
 
 
 def get_tracer() -> Tracer:
-    """The process-wide tracer; built on first use as a spool under ``settings.spool_dir``."""
-    global _default
+    """The process-wide tracer: the one :func:`set_tracer` installed, else the spool
+    tracer of the current settings' ``spool_dir`` (one per directory, so a process
+    whose ``WORKBENCH_HOME`` changes writes to the new home)."""
     tracer = _default
     if tracer is not None:
         return tracer
+    from workbench.settings import get_settings
+
+    return tracer_for(get_settings().spool_dir)
+
+
+def tracer_for(spool_dir: Path) -> Tracer:
+    """The tracer that spools into ``spool_dir``, built on first use and then reused."""
+    key = Path(spool_dir).resolve()
     with _default_lock:
-        if _default is None:
-            from workbench.settings import get_settings
+        tracer = _by_dir.get(key)
+        if tracer is None:
             from workbench.tracing._spool import SpoolExporter
 
-            _default = Tracer([SpoolExporter(get_settings().spool_dir)])
-        return _default
+            tracer = _by_dir[key] = Tracer([SpoolExporter(key)])
+        return tracer
 
 
 def set_tracer(tracer: Tracer) -> None:
