@@ -14,7 +14,8 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   └── CassetteMissError       a replayed request is not in the cassette (cassette_miss)
     ├── ToolError                   returned to the model as a tool error, never a crash
     │   ├── ToolNotFound            the model called a tool it does not have (tool_not_found)
-    │   ├── ToolArgumentsInvalid    malformed JSON or arguments that fail the schema (tool_arguments_invalid)
+    │   ├── ToolArgumentsInvalid    malformed JSON, or arguments failing the schema
+    │   │                           (tool_arguments_invalid)
     │   ├── ToolTimeout             the per-tool timeout elapsed            (tool_timeout)
     │   └── ToolExecutionError      the tool itself raised                  (tool_execution_error)
     ├── ExecutionError              an execution cannot be started or resumed

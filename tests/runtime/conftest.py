@@ -43,7 +43,11 @@ def make_spec() -> SpecFactory:
     def make(script: Script, *, tools: Sequence[str] = (), **fields: Any) -> AgentSpec:
         model = register_script(f"rt-{next(_names)}", script)
         return AgentSpec(
-            name="tester", model=model, system_prompt="You test things.", tools=list(tools), **fields
+            name="tester",
+            model=model,
+            system_prompt="You test things.",
+            tools=list(tools),
+            **fields,
         )
 
     return make

@@ -17,13 +17,21 @@ def main() -> None:
 
     def on_event(event: StepEvent) -> None:
         # Emitted after the tool result is journaled and before the node's checkpoint.
-        if os.environ.get("WB_KILL_POINT") == "between" and event.type == "tool" and event.step == 1:
+        if (
+            os.environ.get("WB_KILL_POINT") == "between"
+            and event.type == "tool"
+            and event.step == 1
+        ):
             assert marker
             Path(marker).write_text("between")
             time.sleep(30)
 
-    result = run(AgentSpec.from_yaml(spec_path), "send the emails", execution_id=execution_id,
-                 on_event=on_event)
+    result = run(
+        AgentSpec.from_yaml(spec_path),
+        "send the emails",
+        execution_id=execution_id,
+        on_event=on_event,
+    )
     print(json.dumps(result.summary()))
 
 

@@ -6,9 +6,15 @@ import asyncio
 import time
 
 import pytest
-
 from conftest import Events, SpecFactory
-from workbench.models import RateLimitFault, ServerErrorFault, TimeoutFault, Turn, get_scripted_model
+
+from workbench.models import (
+    RateLimitFault,
+    ServerErrorFault,
+    TimeoutFault,
+    Turn,
+    get_scripted_model,
+)
 from workbench.runtime import ExecutionStatus, LimitsOverride, Runtime
 
 pytestmark = pytest.mark.anyio
@@ -60,16 +66,17 @@ async def test_retries_are_bounded(runtime: Runtime, make_spec: SpecFactory) -> 
         (Turn.unknown_tool("drop_tables"), "tool_not_found"),
         (Turn.call("lookup", key=7), "tool_arguments_invalid"),
         (Turn.call("lookup", key="a", extra=1), "tool_arguments_invalid"),
-        (Turn(tool_calls=Turn.call("lookup", key="abc").tool_calls, truncated=True), "tool_arguments_invalid"),
+        (
+            Turn(tool_calls=Turn.call("lookup", key="abc").tool_calls, truncated=True),
+            "tool_arguments_invalid",
+        ),
     ],
     ids=["malformed-json", "unknown-tool", "schema-type", "extra-property", "truncated-call"],
 )
 async def test_malformed_output_goes_back_as_a_tool_error(
     runtime: Runtime, make_spec: SpecFactory, events: Events, bad_turn: Turn, code: str
 ) -> None:
-    spec = make_spec(
-        [bad_turn, Turn.call("lookup", key="a"), Turn.final("fine")], tools=LOOKUP
-    )
+    spec = make_spec([bad_turn, Turn.call("lookup", key="a"), Turn.final("fine")], tools=LOOKUP)
     result = await runtime.arun(spec, "go", on_event=events.append)
     assert result.status is ExecutionStatus.COMPLETED
     assert result.answer == "fine"
@@ -90,9 +97,7 @@ async def test_truncated_final_answer_is_repaired(
 
 
 async def test_repairs_are_bounded(runtime: Runtime, make_spec: SpecFactory) -> None:
-    spec = make_spec(
-        [Turn.unknown_tool()] * 3, tools=LOOKUP, limits=LimitsOverride(max_repairs=2)
-    )
+    spec = make_spec([Turn.unknown_tool()] * 3, tools=LOOKUP, limits=LimitsOverride(max_repairs=2))
     result = await runtime.arun(spec, "go")
     assert result.status is ExecutionStatus.MALFORMED_OUTPUT
     assert result.steps == 3
@@ -152,7 +157,9 @@ async def test_per_model_call_timeout_then_execution_timeout(
 
 async def test_stop_request_ends_the_execution(runtime: Runtime, make_spec: SpecFactory) -> None:
     spec = make_spec(
-        lambda messages, tools: Turn(tool_calls=Turn.call("lookup", key="x").tool_calls, latency_s=0.05),
+        lambda messages, tools: Turn(
+            tool_calls=Turn.call("lookup", key="x").tool_calls, latency_s=0.05
+        ),
         tools=LOOKUP,
         limits=LimitsOverride(max_steps=1000),
     )

@@ -46,7 +46,9 @@ def _spec(home: Path) -> Path:
 
 def _outbox(home: Path) -> list[str]:
     path = home / "outbox.jsonl"
-    return [json.loads(line)["to"] for line in path.read_text().splitlines()] if path.exists() else []
+    return (
+        [json.loads(line)["to"] for line in path.read_text().splitlines()] if path.exists() else []
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     home = tmp_path_factory.mktemp("reference")
     out = subprocess.run(
         [sys.executable, str(HERE / "kill_child.py"), str(_spec(home)), "ex-ref"],
-        env=_env(home), capture_output=True, text=True, timeout=120, check=True,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     summary: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed"
@@ -72,7 +78,9 @@ def test_sigkill_then_resume_in_a_new_process(
     env = _env(tmp_path, WB_KILL_POINT=point, WB_MARKER=str(marker), WB_TOOL_MARKER=str(marker))
     child = subprocess.Popen(
         [sys.executable, str(HERE / "kill_child.py"), str(spec), "ex-kill"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -85,7 +93,10 @@ def test_sigkill_then_resume_in_a_new_process(
 
     resumed = subprocess.run(
         [str(WORKBENCH), "resume", "ex-kill", "--json"],
-        env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import Events, SpecFactory
+
 from workbench.errors import ConfigError, ExecutionNotFound
 from workbench.models import Turn, cost_usd
 from workbench.runtime import AgentSpec, ExecutionStatus, Runtime
@@ -22,7 +22,9 @@ async def test_demo_agent_answers_from_the_shipped_dataset(
     runtime: Runtime, spans: InMemorySpanExporter, events: Events
 ) -> None:
     spec = AgentSpec.from_yaml(REPO / "agents" / "analyst.yaml")
-    result = await runtime.arun(spec, "Which region had the highest revenue?", on_event=events.append)
+    result = await runtime.arun(
+        spec, "Which region had the highest revenue?", on_event=events.append
+    )
 
     assert result.status is ExecutionStatus.COMPLETED
     assert result.answer is not None

@@ -56,7 +56,8 @@ def _report(result: ExecutionResult, console: Console, as_json: bool) -> None:
         console.print(f"[bold red]{result.status.value}:[/] {result.error}")
     console.print(
         f"[bold]status[/] {result.status.value}  [bold]steps[/] {result.steps}  "
-        f"[bold]tokens[/] {result.tokens} ({result.prompt_tokens} in, {result.completion_tokens} out)"
+        f"[bold]tokens[/] {result.tokens} "
+        f"({result.prompt_tokens} in, {result.completion_tokens} out)"
         f"  [bold]cost[/] ${result.cost_usd:.6f}  [bold]time[/] {result.latency_s:.2f}s"
     )
     console.print(f"[bold]execution id[/] {result.execution_id}")
@@ -74,7 +75,8 @@ def register(app: typer.Typer) -> None:
         agent: Annotated[Path, typer.Argument(help="Agent spec YAML file.", exists=True)],
         task: Annotated[str, typer.Option("--task", help="The task for the agent.")],
         execution_id: Annotated[
-            str | None, typer.Option("--execution-id", help="Use this id (continues it if it exists).")
+            str | None,
+            typer.Option("--execution-id", help="Use this id (continues it if it exists)."),
         ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")

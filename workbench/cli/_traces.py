@@ -14,7 +14,9 @@ from workbench.tracing import TraceStore
 
 __all__ = ["traces_app"]
 
-traces_app = typer.Typer(help="Query the trace store (.workbench/traces.duckdb).", no_args_is_help=True)
+traces_app = typer.Typer(
+    help="Query the trace store (.workbench/traces.duckdb).", no_args_is_help=True
+)
 _console = Console()
 _err = Console(stderr=True)
 
@@ -44,7 +46,9 @@ def sql(
 
 
 @traces_app.command("summary")
-def summary(as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False) -> None:
+def summary(
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+) -> None:
     """Executions by status, tokens and USD, slowest tools and errors."""
     try:
         data = TraceStore().summary()

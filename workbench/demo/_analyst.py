@@ -47,5 +47,7 @@ def analyst_script(messages: list[dict[str, Any]], tools: list[dict[str, Any]] |
     )
 
 
-ANALYST_MODEL = register_script("analyst", analyst_script, input_per_mtok=0.15, output_per_mtok=0.60)
+ANALYST_MODEL = register_script(
+    "analyst", analyst_script, input_per_mtok=0.15, output_per_mtok=0.60
+)
 """``scripted/analyst``, priced like a small hosted model so the demo's cost is real arithmetic."""

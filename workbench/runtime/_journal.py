@@ -196,7 +196,9 @@ class SqliteJournal(EffectJournal):
             ).fetchone()
         if row is None:
             return None
-        return ExecutionMeta(execution_id, row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
+        return ExecutionMeta(
+            execution_id, row[0], json.loads(row[1]), row[2], row[3], row[4], row[5]
+        )
 
     def request_stop(self, execution_id: str) -> None:
         with self._lock:

@@ -34,6 +34,7 @@ from workbench.runtime._context import ExecutionContext, LoopState
 from workbench.runtime._journal import JournalEntry
 from workbench.runtime._retry import backoff_delay, should_retry
 from workbench.runtime._types import ExecutionStatus
+from workbench.settings import Limits
 from workbench.tools import ToolContext
 from workbench.tracing import SpanKind
 
@@ -47,8 +48,17 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_ATTR else text[:_MAX_ATTR] + "…"
 
 
-def _finish(status: ExecutionStatus, *, error: str | None = None, answer: str | None = None) -> dict[str, Any]:
+def _finish(
+    status: ExecutionStatus, *, error: str | None = None, answer: str | None = None
+) -> dict[str, Any]:
     return {"status": status.value, "route": "end", "error": error, "answer": answer}
+
+
+def _timed_out(limits: Limits) -> dict[str, Any]:
+    return _finish(
+        ExecutionStatus.TIMEOUT,
+        error=f"execution timeout (execution_timeout_s={limits.execution_timeout_s})",
+    )
 
 
 def build_graph(
@@ -106,7 +116,9 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
         if isinstance(outcome, dict):
             return outcome
         reply = outcome
-        entry = JournalEntry(ctx.execution_id, step, 0, "model", "done", reply.model_dump(mode="json"))
+        entry = JournalEntry(
+            ctx.execution_id, step, 0, "model", "done", reply.model_dump(mode="json")
+        )
         ctx.journal.record(entry)
         replayed = False
     ctx.append(entry)
@@ -120,7 +132,9 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
     if reply.tool_calls:
         return {"step": step + 1, "route": "tools"}
     if reply.finish_reason == "length":
-        return _repair(ctx, state, step, "Your reply was cut off at the token limit. Answer again, shorter.")
+        return _repair(
+            ctx, state, step, "Your reply was cut off at the token limit. Answer again, shorter."
+        )
     answer = reply.text or ""
     problem = _check_output(ctx, answer)
     if problem is not None:
@@ -138,10 +152,14 @@ def _repair(ctx: ExecutionContext, state: LoopState, step: int, message: str) ->
         ctx.append(entry)
     ctx.emit("repair", step, text=message, error="malformed_output")
     if repairs > ctx.limits.max_repairs:
-        return {"step": step + 1, "repairs": repairs, **_finish(
-            ExecutionStatus.MALFORMED_OUTPUT,
-            error=f"malformed output after {ctx.limits.max_repairs} repairs: {message}",
-        )}
+        return {
+            "step": step + 1,
+            "repairs": repairs,
+            **_finish(
+                ExecutionStatus.MALFORMED_OUTPUT,
+                error=f"malformed output after {ctx.limits.max_repairs} repairs: {message}",
+            ),
+        }
     return {"step": step + 1, "repairs": repairs, "route": "agent"}
 
 
@@ -155,7 +173,9 @@ def _check_output(ctx: ExecutionContext, answer: str) -> str | None:
         return f"Your answer must be JSON matching the output schema; it is not JSON ({exc})."
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
     if errors:
-        listed = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors)
+        listed = "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors
+        )
         return f"Your answer does not match the output schema: {listed}"
     return None
 
@@ -170,10 +190,7 @@ async def _call_model(
     while True:
         remaining = _remaining(ctx, state, started)
         if remaining <= 0:
-            return _finish(
-                ExecutionStatus.TIMEOUT,
-                error=f"execution timeout (execution_timeout_s={limits.execution_timeout_s})",
-            )
+            return _timed_out(limits)
         with ctx.tracer.span(
             f"llm {ctx.spec.model}",
             SpanKind.LLM,
@@ -197,15 +214,14 @@ async def _call_model(
             except ModelError as exc:
                 span.record_error(exc)
                 if remaining <= limits.model_timeout_s and exc.code == "model_timeout":
-                    return _finish(
-                        ExecutionStatus.TIMEOUT,
-                        error=f"execution timeout (execution_timeout_s={limits.execution_timeout_s})",
-                    )
+                    return _timed_out(limits)
                 if not should_retry(exc, attempt, limits):
                     status = ExecutionStatus.MODEL_ERROR if exc.retryable else ExecutionStatus.ERROR
                     return _finish(status, error=f"{exc.code}: {exc.message}")
                 delay = backoff_delay(exc, attempt, limits, _rng)
-                ctx.emit("retry", step, text=f"{exc.code}; retrying in {delay:.2f}s", error=exc.code)
+                ctx.emit(
+                    "retry", step, text=f"{exc.code}; retrying in {delay:.2f}s", error=exc.code
+                )
                 attempt += 1
             else:
                 span.set_attributes(
@@ -236,37 +252,62 @@ async def _tools_step(ctx: ExecutionContext, state: LoopState, started: float) -
         if entry is not None and entry.status == "done":
             ctx.append(entry)
             repairs += int(entry.payload["repair"])
-            ctx.emit("tool", step, tool_name=call.name, arguments=call.arguments,
-                     text=entry.payload["content"], error=entry.payload["error"], replayed=True)
+            ctx.emit(
+                "tool",
+                step,
+                tool_name=call.name,
+                arguments=call.arguments,
+                text=entry.payload["content"],
+                error=entry.payload["error"],
+                replayed=True,
+            )
             continue
         remaining = _remaining(ctx, state, started)
-        content, error, repair = await _run_tool(ctx, step, index, call.name, call.arguments,
-                                                 truncated=truncated, remaining=remaining)
-        timed_out = timed_out or (error == ToolTimeout.code and remaining <= ctx.limits.tool_timeout_s)
-        payload = {"tool_call_id": call.id, "name": call.name, "content": content,
-                   "error": error, "repair": repair}
+        content, error, repair = await _run_tool(
+            ctx, step, index, call.name, call.arguments, truncated=truncated, remaining=remaining
+        )
+        timed_out = timed_out or (
+            error == ToolTimeout.code and remaining <= ctx.limits.tool_timeout_s
+        )
+        payload = {
+            "tool_call_id": call.id,
+            "name": call.name,
+            "content": content,
+            "error": error,
+            "repair": repair,
+        }
         done = JournalEntry(*key, "tool", "done", payload)
         ctx.journal.record(done)
         ctx.append(done)
         repairs += int(repair)
-        ctx.emit("tool", step, tool_name=call.name, arguments=call.arguments, text=content,
-                 error=error)
+        ctx.emit(
+            "tool", step, tool_name=call.name, arguments=call.arguments, text=content, error=error
+        )
     if timed_out or _remaining(ctx, state, started) <= 0:
-        return {"repairs": repairs, **_finish(
-            ExecutionStatus.TIMEOUT,
-            error=f"execution timeout (execution_timeout_s={ctx.limits.execution_timeout_s})",
-        )}
+        return {
+            "repairs": repairs,
+            **_timed_out(ctx.limits),
+        }
     if repairs > ctx.limits.max_repairs:
-        return {"repairs": repairs, **_finish(
-            ExecutionStatus.MALFORMED_OUTPUT,
-            error=f"malformed tool calls after {ctx.limits.max_repairs} repairs",
-        )}
+        return {
+            "repairs": repairs,
+            **_finish(
+                ExecutionStatus.MALFORMED_OUTPUT,
+                error=f"malformed tool calls after {ctx.limits.max_repairs} repairs",
+            ),
+        }
     return {"repairs": repairs, "route": "agent"}
 
 
 async def _run_tool(
-    ctx: ExecutionContext, step: int, index: int, name: str, raw_arguments: str, *,
-    truncated: bool, remaining: float,
+    ctx: ExecutionContext,
+    step: int,
+    index: int,
+    name: str,
+    raw_arguments: str,
+    *,
+    truncated: bool,
+    remaining: float,
 ) -> tuple[str, str | None, bool]:
     """Run one tool call; returns (content for the model, error code, counts as a repair)."""
     with ctx.tracer.span(
@@ -282,7 +323,8 @@ async def _run_tool(
         try:
             if truncated:
                 raise ToolArgumentsInvalid(
-                    "your reply was cut off at the token limit, so this call's arguments are incomplete",
+                    "your reply was cut off at the token limit, so this call's arguments"
+                    " are incomplete",
                     tool=name,
                 )
             tool = ctx.tools.get(name)
@@ -291,10 +333,18 @@ async def _run_tool(
             if key is not None:
                 # The intent is durable before the effect: a re-run after a crash here
                 # calls the tool again with the same key, and the tool applies it once.
-                ctx.journal.record(JournalEntry(ctx.execution_id, step, index, "tool", "started",
-                                                {"idempotency_key": key}))
-            tool_ctx = ToolContext(execution_id=ctx.execution_id, step=step, call_index=index,
-                                   idempotency_key=key, principal=ctx.principal)
+                ctx.journal.record(
+                    JournalEntry(
+                        ctx.execution_id, step, index, "tool", "started", {"idempotency_key": key}
+                    )
+                )
+            tool_ctx = ToolContext(
+                execution_id=ctx.execution_id,
+                step=step,
+                call_index=index,
+                idempotency_key=key,
+                principal=ctx.principal,
+            )
             timeout = min(tool.timeout_s or ctx.limits.tool_timeout_s, max(remaining, 0.001))
             result = await tool.ainvoke(arguments, tool_ctx, timeout_s=timeout)
         except ToolError as exc:

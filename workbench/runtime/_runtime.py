@@ -66,7 +66,9 @@ class Runtime:
 
     def __init__(self, settings: Settings | None = None, *, tracer: Tracer | None = None) -> None:
         self.settings = settings or get_settings()
-        self.tracer = tracer or (get_tracer() if settings is None else tracer_for(self.settings.spool_dir))
+        self.tracer = tracer or (
+            get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
+        )
         self.journal = SqliteJournal(self.settings.journal_path)
         self._contexts: dict[str, ExecutionContext] = {}
         self._graphs: dict[int, tuple[aiosqlite.Connection, _Graph]] = {}
@@ -140,7 +142,9 @@ class Runtime:
             )
         return await self._execute(meta, spec, on_event)
 
-    async def aresume(self, execution_id: str, *, on_event: EventCallback | None = None) -> ExecutionResult:
+    async def aresume(
+        self, execution_id: str, *, on_event: EventCallback | None = None
+    ) -> ExecutionResult:
         """Continue an execution from its last checkpoint, in this or any other process.
 
         Model and tool results recorded in the journal are replayed, not redone.
@@ -214,8 +218,12 @@ class Runtime:
             self._contexts[meta.execution_id] = ctx
             self.tracer.record(
                 "executions",
-                {**base, "status": ExecutionStatus.RUNNING.value, "started_at": meta.created_at,
-                 "updated_at": time.time()},
+                {
+                    **base,
+                    "status": ExecutionStatus.RUNNING.value,
+                    "started_at": meta.created_at,
+                    "updated_at": time.time(),
+                },
             )
             try:
                 snapshot = await graph.aget_state(config)
@@ -223,14 +231,18 @@ class Runtime:
                 if values and not snapshot.next:
                     state: LoopState = values  # finished before: report it again
                 else:
-                    state = await graph.ainvoke(
+                    final: Any = await graph.ainvoke(
                         None if values else _initial_state(), config, durability="sync"
                     )
+                    state = final
             except Exception as exc:
                 log.exception("execution %s failed", meta.execution_id)
                 root.record_error(exc)
-                state = {**_initial_state(), "status": ExecutionStatus.ERROR.value,
-                         "error": f"{type(exc).__name__}: {exc}"}
+                state = {
+                    **_initial_state(),
+                    "status": ExecutionStatus.ERROR.value,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
             finally:
                 self._contexts.pop(meta.execution_id, None)
             result = ExecutionResult(
@@ -259,8 +271,12 @@ class Runtime:
                     "workbench.steps": result.steps,
                 }
             )
-        ctx.emit("status", max(result.steps - 1, 0), status=result.status.value,
-                 text=result.answer if result.error is None else result.error)
+        ctx.emit(
+            "status",
+            max(result.steps - 1, 0),
+            status=result.status.value,
+            text=result.answer if result.error is None else result.error,
+        )
         self.tracer.record(
             "executions",
             {
@@ -321,8 +337,14 @@ def run(
     async def go() -> ExecutionResult:
         runtime = Runtime(settings)
         try:
-            return await runtime.arun(spec, task, execution_id=execution_id, thread_id=thread_id,
-                                      principal=principal, on_event=on_event)
+            return await runtime.arun(
+                spec,
+                task,
+                execution_id=execution_id,
+                thread_id=thread_id,
+                principal=principal,
+                on_event=on_event,
+            )
         finally:
             await runtime.aclose()
 
