@@ -11,12 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
 from workbench.runtime import AgentSpec, ExecutionResult, StepEvent, resume, run
 
 __all__ = ["register"]
-
-_err = Console(stderr=True)
 
 
 def _printer(console: Console) -> Callable[[StepEvent], None]:
@@ -89,8 +88,7 @@ def register(app: typer.Typer) -> None:
             on_event = None if as_json else _printer(console)
             result = run(spec, task, execution_id=execution_id, on_event=on_event)
         except WorkbenchError as exc:
-            _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
-            raise typer.Exit(2) from exc
+            fail(exc)
         _report(result, console, as_json)
         raise typer.Exit(_exit_code(result))
 
@@ -105,7 +103,6 @@ def register(app: typer.Typer) -> None:
             on_event = None if as_json else _printer(console)
             result = resume(execution_id, on_event=on_event)
         except WorkbenchError as exc:
-            _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
-            raise typer.Exit(2) from exc
+            fail(exc)
         _report(result, console, as_json)
         raise typer.Exit(_exit_code(result))

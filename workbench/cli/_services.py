@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from workbench.cli._output import fail
 from workbench.errors import ServiceError
 from workbench.services import (
     ServiceInfo,
@@ -27,15 +27,13 @@ services_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
 
 
 def _known(name: str) -> None:
     try:
         get_service_definition(name)
     except ServiceError as exc:
-        _err.print(f"[red]error[/red] {escape(exc.message)}")
-        raise typer.Exit(2) from exc
+        fail(exc, exit_code=2)
 
 
 @services_app.command("up")
@@ -50,8 +48,7 @@ def up(
     try:
         info = start_service(name, port=port)
     except ServiceError as exc:
-        _err.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc.message}')}")
-        raise typer.Exit(1) from exc
+        fail(exc, exit_code=1)
     _out.print(f"[green]up[/green] {name} pid {info.pid} at {info.url}")
     for key, value in info.extra.items():
         if key.endswith("url"):
@@ -65,8 +62,7 @@ def down(name: Annotated[str, typer.Argument(help="Service name, e.g. `model`.")
     try:
         stopped = stop_service(name)
     except ServiceError as exc:
-        _err.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc.message}')}")
-        raise typer.Exit(1) from exc
+        fail(exc, exit_code=1)
     _out.print(f"[yellow]down[/yellow] {name}" if stopped else f"{name} was not running")
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
 from workbench.tracing import TraceStore
 
@@ -18,7 +19,6 @@ traces_app = typer.Typer(
     help="Query the trace store (.workbench/traces.duckdb).", no_args_is_help=True
 )
 _console = Console()
-_err = Console(stderr=True)
 
 
 @traces_app.command("sql")
@@ -31,8 +31,7 @@ def sql(
     try:
         frame = TraceStore().sql(query)
     except WorkbenchError as exc:
-        _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
-        raise typer.Exit(2) from exc
+        fail(exc)
     if as_json:
         for record in frame.to_dict(orient="records"):
             typer.echo(json.dumps(record, default=str))
@@ -53,8 +52,7 @@ def summary(
     try:
         data = TraceStore().summary()
     except WorkbenchError as exc:
-        _err.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
-        raise typer.Exit(2) from exc
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(data, default=str))
         return
