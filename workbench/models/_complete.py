@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import json
 import math
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from workbench._util import run_sync
 from workbench.errors import (
     ModelError,
     ModelRateLimited,
@@ -117,40 +115,7 @@ def complete(
         max_tokens=max_tokens,
         temperature=temperature,
     )
-    loop = _worker_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        # Called from code already running on the worker loop: waiting on it would deadlock.
-        context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-complete") as pool:
-            return pool.submit(context.run, asyncio.run, coro).result()
-    # call_soon_threadsafe copies this thread's context into the task it starts.
-    future = asyncio.run_coroutine_threadsafe(coro, loop)
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()  # e.g. KeyboardInterrupt in a notebook: do not leave the call running
-        raise
-
-
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _worker_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _loop_lock:
-        if _loop is None or _loop.is_closed():
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(
-                target=loop.run_forever, name="workbench-models-loop", daemon=True
-            )
-            thread.start()
-            _loop = loop
-        return _loop
+    return run_sync(coro)
 
 
 async def _call(

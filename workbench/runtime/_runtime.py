@@ -11,16 +11,16 @@ import asyncio
 import importlib
 import logging
 import os
-import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from workbench._util import run_sync
 from workbench.errors import ConfigError, ExecutionNotFound
 from workbench.runtime._context import ExecutionContext, LoopState
 from workbench.runtime._journal import ExecutionMeta, SqliteJournal
@@ -299,29 +299,6 @@ class Runtime:
         return result
 
 
-def _sync(coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, even under a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro_factory())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro_factory())
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="workbench-sync")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
 def run(
     spec: AgentSpec,
     task: str,
@@ -348,7 +325,7 @@ def run(
         finally:
             await runtime.aclose()
 
-    return _sync(go)
+    return run_sync(go())
 
 
 def resume(
@@ -363,7 +340,7 @@ def resume(
         finally:
             await runtime.aclose()
 
-    return _sync(go)
+    return run_sync(go())
 
 
 def request_stop(execution_id: str, *, settings: Settings | None = None) -> None:

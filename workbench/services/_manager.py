@@ -7,7 +7,6 @@ loop already runs (a notebook cell), by running the coroutine on a worker thread
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -15,13 +14,14 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
+from workbench._util import run_sync
 from workbench.errors import ServiceError
 from workbench.services._definition import ServiceDefinition, ServiceInfo
 from workbench.services._process import (
@@ -136,27 +136,17 @@ def start_service(
     name: str, *, settings: Settings | None = None, port: int | None = None
 ) -> ServiceInfo:
     """Sync wrapper of :func:`astart_service`."""
-    return _run_sync(astart_service(name, settings=settings, port=port))
+    return run_sync(astart_service(name, settings=settings, port=port))
 
 
 def stop_service(name: str, *, settings: Settings | None = None) -> bool:
     """Sync wrapper of :func:`astop_service`."""
-    return _run_sync(astop_service(name, settings=settings))
+    return run_sync(astop_service(name, settings=settings))
 
 
 def service_status(name: str, *, settings: Settings | None = None) -> ServiceInfo | None:
     """Sync wrapper of :func:`aservice_status`."""
-    return _run_sync(aservice_status(name, settings=settings))
-
-
-def _run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Called from inside a running loop (Jupyter): asyncio.run would refuse there.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return run_sync(aservice_status(name, settings=settings))
 
 
 async def _launch(defn: ServiceDefinition, services_dir: Path, port: int | None) -> ServiceInfo:

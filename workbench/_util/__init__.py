@@ -1,0 +1,5 @@
+"""Helpers that two or more subpackages use; nothing else lives here."""
+
+from workbench._util._sync import run_sync
+
+__all__ = ["run_sync"]
