@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runtime_helpers import Events, SpecFactory
 
 from workbench.models import Script, register_script
-from workbench.runtime import AgentSpec, Runtime, StepEvent
+from workbench.runtime import AgentSpec, Runtime
 from workbench.settings import get_settings
 from workbench.testing import InMemorySpanExporter
-from workbench.tools import Tool
 from workbench.tracing import Tracer
 
 _names = itertools.count()
@@ -33,9 +33,6 @@ async def runtime(workbench_home: Path, spans: InMemorySpanExporter) -> AsyncIte
     tracer.shutdown()
 
 
-SpecFactory = Callable[..., AgentSpec]
-
-
 @pytest.fixture
 def make_spec() -> SpecFactory:
     """Register ``script`` under a fresh name and return a spec that uses it."""
@@ -53,17 +50,6 @@ def make_spec() -> SpecFactory:
     return make
 
 
-class Events(list[StepEvent]):
-    """Collects step events; ``types()`` gives their types in order."""
-
-    def types(self) -> list[str]:
-        return [e.type for e in self]
-
-
 @pytest.fixture
 def events() -> Events:
     return Events()
-
-
-def registry_of(*tools: Tool) -> dict[str, Tool]:
-    return {t.name: t for t in tools}

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import Events, SpecFactory
+from runtime_helpers import Events, SpecFactory
 
 from workbench.models import (
     RateLimitFault,

@@ -88,7 +88,7 @@ def test_sigkill_then_resume_in_a_new_process(
         assert time.monotonic() < deadline, "the child never reached the kill point"
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
-    child.wait(timeout=10)
+    child.communicate(timeout=10)  # reaps it and closes the pipes
     assert child.returncode == -signal.SIGKILL
 
     resumed = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Events, SpecFactory
+from runtime_helpers import Events, SpecFactory
 
 from workbench.errors import ConfigError, ExecutionNotFound
 from workbench.models import Turn, cost_usd

@@ -101,7 +101,7 @@ def test_sigkill_after_flush_keeps_every_flushed_span(tmp_path: Path) -> None:
     assert p.stdout is not None
     assert p.stdout.readline().split() == ["flushed", str(n + n // 500)]
     p.send_signal(signal.SIGKILL)
-    p.wait(timeout=30)
+    p.communicate(timeout=30)  # reaps it and closes the pipe
     store = TraceStore(db, spool_dir=spool)
     flushed = store.sql(
         "SELECT count(*) AS n, count(DISTINCT step) AS d FROM spans WHERE name = 'work'"

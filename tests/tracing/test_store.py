@@ -335,5 +335,5 @@ def test_foreign_holder_times_out(store: TraceStore) -> None:
             quick.sql("SELECT 1")
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes the pipe
     assert int(store.sql("SELECT 1 AS x")["x"][0]) == 1
