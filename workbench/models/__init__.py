@@ -13,6 +13,9 @@ import os
 
 # litellm downloads its cost map at import unless told not to; set before any import of it.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# litellm scans every message for base64 to shorten in its own logs, O(conversation) per
+# call; workbench traces calls itself, so that logging step is switched off.
+os.environ.setdefault("MAX_BASE64_LENGTH_FOR_LOGGING", "0")
 
 from workbench.models._cassette import Cassette, CassetteMode, request_key, use_cassette
 from workbench.models._complete import acomplete, complete

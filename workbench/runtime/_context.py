@@ -9,6 +9,7 @@ the spec and the journal when a fresh process resumes the execution.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -80,6 +81,12 @@ class ExecutionContext:
     messages: list[dict[str, Any]] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
     seen: set[tuple[int, int]] = field(default_factory=set)
+    journaled_through: int = -1
+    """Highest step the journal held when this process loaded it; steps after it were
+    written by this process, so their entries need no lookup."""
+    last_reply: tuple[int, ModelReply] | None = None
+    """The newest model reply and its step, so the tools node need not re-read it."""
+    _stop_checked_at: float = 0.0
 
     def load_messages(self) -> None:
         """Rebuild the conversation and totals from the journal (used on every (re)start)."""
@@ -89,8 +96,27 @@ class ExecutionContext:
         ]
         self.totals = Totals()
         self.seen = set()
+        self.journaled_through = -1
         for entry in self.journal.entries(self.execution_id):
+            self.journaled_through = max(self.journaled_through, entry.step)
             self.append(entry)
+
+    def lookup(self, step: int, call_index: int) -> JournalEntry | None:
+        """The journal entry at (step, call), skipping the query where none can exist."""
+        if step > self.journaled_through:
+            return None
+        return self.journal.get(self.execution_id, step, call_index)
+
+    def stop_requested(self) -> bool:
+        """A stop asked in this process, or (checked at most every 0.2 s) in another."""
+        if self.stop.is_set():
+            return True
+        now = time.monotonic()
+        if now - self._stop_checked_at >= 0.2:
+            self._stop_checked_at = now
+            if self.journal.stop_requested(self.execution_id):
+                self.stop.set()
+        return self.stop.is_set()
 
     def append(self, entry: JournalEntry) -> None:
         """Add one journal entry's message to the conversation, once.

@@ -101,13 +101,13 @@ def _remaining(ctx: ExecutionContext, state: LoopState, started: float) -> float
 
 async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -> dict[str, Any]:
     step = state["step"]
-    if ctx.stop.is_set() or ctx.journal.stop_requested(ctx.execution_id):
+    if ctx.stop_requested():
         return _finish(ExecutionStatus.STOPPED, error="a stop was requested")
     if step >= ctx.limits.max_steps:
         return _finish(
             ExecutionStatus.STEP_LIMIT, error=f"step cap reached (max_steps={ctx.limits.max_steps})"
         )
-    entry = ctx.journal.get(ctx.execution_id, step, 0)
+    entry = ctx.lookup(step, 0)
     if entry is not None:
         reply = ModelReply.model_validate(entry.payload)
         replayed = True
@@ -122,6 +122,7 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
         ctx.journal.record(entry)
         replayed = False
     ctx.append(entry)
+    ctx.last_reply = (step, reply)
     ctx.emit(
         "model",
         step,
@@ -146,7 +147,7 @@ def _repair(ctx: ExecutionContext, state: LoopState, step: int, message: str) ->
     """Send a malformed final reply back to the model as feedback, within the repair budget."""
     repairs = state["repairs"] + 1
     key = (ctx.execution_id, step, 1)
-    if ctx.journal.get(*key) is None:
+    if ctx.lookup(step, 1) is None:
         entry = JournalEntry(*key, "feedback", "done", {"content": message})
         ctx.journal.record(entry)
         ctx.append(entry)
@@ -240,15 +241,18 @@ async def _call_model(
 
 async def _tools_step(ctx: ExecutionContext, state: LoopState, started: float) -> dict[str, Any]:
     step = state["step"] - 1
-    model_entry = ctx.journal.get(ctx.execution_id, step, 0)
-    assert model_entry is not None, "the tools node runs only after a journaled model reply"
-    reply = ModelReply.model_validate(model_entry.payload)
+    if ctx.last_reply is not None and ctx.last_reply[0] == step:
+        reply = ctx.last_reply[1]
+    else:
+        model_entry = ctx.journal.get(ctx.execution_id, step, 0)
+        assert model_entry is not None, "the tools node runs only after a journaled model reply"
+        reply = ModelReply.model_validate(model_entry.payload)
     truncated = reply.finish_reason == "length"
     repairs = state["repairs"]
     timed_out = False
     for index, call in enumerate(reply.tool_calls, start=1):
         key = (ctx.execution_id, step, index)
-        entry = ctx.journal.get(*key)
+        entry = ctx.lookup(step, index)
         if entry is not None and entry.status == "done":
             ctx.append(entry)
             repairs += int(entry.payload["repair"])

@@ -11,17 +11,17 @@ import asyncio
 import importlib
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from workbench._util import run_sync
 from workbench.errors import ConfigError, ExecutionNotFound
+from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
 from workbench.runtime._context import ExecutionContext, LoopState
 from workbench.runtime._journal import ExecutionMeta, SqliteJournal
 from workbench.runtime._loop import build_graph
@@ -71,32 +71,26 @@ class Runtime:
         )
         self.journal = SqliteJournal(self.settings.journal_path)
         self._contexts: dict[str, ExecutionContext] = {}
-        self._graphs: dict[int, tuple[aiosqlite.Connection, _Graph]] = {}
+        self._saver: InlineSqliteSaver | None = None
+        self._compiled: _Graph | None = None
 
-    async def _graph(self) -> _Graph:
-        # aiosqlite connections belong to the loop that opened them: one per loop.
-        loop_id = id(asyncio.get_running_loop())
-        found = self._graphs.get(loop_id)
-        if found is not None:
-            return found[1]
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(self.settings.checkpoint_path))
-        # WAL + synchronous=NORMAL: a commit survives the death of the process; only a
-        # power loss may drop the newest ones (the journal then replays them anyway).
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
-        graph = build_graph(self._contexts.__getitem__, saver)
-        self._graphs[loop_id] = (conn, graph)
-        return graph
+    def _graph(self) -> _Graph:
+        if self._compiled is None:
+            self._saver = open_checkpointer(self.settings.checkpoint_path)
+            self._compiled = build_graph(self._contexts.__getitem__, self._saver)
+        return self._compiled
 
     async def aclose(self) -> None:
-        """Close the checkpoint connection of the running loop."""
-        found = self._graphs.pop(id(asyncio.get_running_loop()), None)
-        if found is not None:
-            await found[0].close()
+        """Close the checkpoint and journal connections."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the checkpoint and journal connections."""
+        if self._saver is not None:
+            self._saver.conn.close()
+            self._saver = None
+            self._compiled = None
+        self.journal.close()
 
     async def arun(
         self,
@@ -171,9 +165,10 @@ class Runtime:
     ) -> ExecutionResult:
         import_spec_modules(spec)
         tools = resolve_tools(spec)
-        # litellm takes seconds to import; pay that before the clock of the execution starts.
-        await asyncio.to_thread(importlib.import_module, "litellm")
-        graph = await self._graph()
+        if "litellm" not in sys.modules:
+            # litellm takes seconds to import: not on the execution's clock, not on the loop.
+            await asyncio.to_thread(importlib.import_module, "litellm")
+        graph = self._graph()
         config: Any = {
             "configurable": {"thread_id": meta.execution_id},
             "recursion_limit": 2 * (spec.effective_limits(self.settings.limits).max_steps + 2),
@@ -345,4 +340,8 @@ def resume(
 
 def request_stop(execution_id: str, *, settings: Settings | None = None) -> None:
     """Ask an execution running in any process to stop at its next step."""
-    Runtime(settings).request_stop(execution_id)
+    runtime = Runtime(settings)
+    try:
+        runtime.request_stop(execution_id)
+    finally:
+        runtime.close()
