@@ -55,24 +55,65 @@ def _stats(samples: list[float]) -> tuple[float, float]:
     return statistics.fmean(samples), statistics.median(samples)
 
 
-def _print_profile(profile: cProfile.Profile, steps: int, top: int) -> None:
-    stats = pstats.Stats(profile)
-    raw: Any = stats.stats  # type: ignore[attr-defined]
+def _area(file: str, name: str) -> str:
+    """Which package a profiled function belongs to."""
+    if file == "~":
+        if "epoll" in name:
+            return "waiting in epoll (other threads: aiosqlite, to_thread)"
+        return ""  # a builtin: charged to its callers' areas
+    if "site-packages/" in file:
+        return file.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/workbench/" in file:
+        parts = file.split("/workbench/", 1)[1].split("/")
+        return "workbench." + parts[0].removesuffix(".py")
+    if "/benchmarks/" in file:
+        return "benchmark code"
+    return "stdlib " + Path(file).parent.name if "/asyncio/" in file else "stdlib"
+
+
+def _by_area(profile: cProfile.Profile) -> dict[str, float]:
+    """Own time by area; a builtin's own time goes to its callers' areas, pro rata."""
+    raw: Any = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    areas: dict[str, float] = {}
+    for (file, _line, name), (_cc, _nc, tottime, _ct, callers) in raw.items():
+        area = _area(file, name)
+        if area:
+            areas[area] = areas.get(area, 0.0) + tottime
+            continue
+        total = sum(v[2] for v in callers.values()) or 1.0
+        for (cfile, _cline, cname), caller in callers.items():
+            carea = _area(cfile, cname) or "builtins"
+            areas[carea] = areas.get(carea, 0.0) + tottime * caller[2] / total
+    return areas
+
+
+def _top(profile: cProfile.Profile, steps: int, top: int) -> None:
+    raw: Any = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     rows = []
-    for (file, line, name), (_cc, ncalls, tottime, cumtime, _callers) in raw.items():
+    for (file, line, name), (_cc, ncalls, tottime, _cumtime, _callers) in raw.items():
         where = f"{Path(file).name}:{line}({name})" if line else name
         if "site-packages/" in file:
             where = file.split("site-packages/", 1)[1] + f":{line}({name})"
         elif "/workbench/" in file:
             where = "workbench/" + file.split("/workbench/", 1)[1] + f":{line}({name})"
-        rows.append((tottime, cumtime, ncalls, where))
-    for label, key in (("own time", 0), ("cumulative", 1)):
-        print(f"    top {top} by {label}, per step (calls/step, own ms/step, cum ms/step):")
-        for row in sorted(rows, key=lambda r: r[key], reverse=True)[:top]:
-            tot, cum, n, where = row
-            print(
-                f"      {n / steps:7.1f} {tot / steps * 1e3:7.3f} {cum / steps * 1e3:7.3f}  {where}"
-            )
+        rows.append((tottime, ncalls, where))
+    print(f"    top {top} functions of the full loop by own time (calls/step, own ms/step):")
+    for tot, n, where in sorted(rows, reverse=True)[:top]:
+        print(f"      {n / steps:8.1f} {tot / steps * 1e3:8.3f}  {where}")
+
+
+def _print_profiles(profiles: dict[str, cProfile.Profile], steps: int) -> None:
+    areas = {name: _by_area(p) for name, p in profiles.items()}
+    names = list(profiles)
+    keys = sorted({k for a in areas.values() for k in a}, key=lambda k: -areas[names[0]].get(k, 0))
+    print("    own time by area, ms/step (a builtin is charged to its caller's area):")
+    print(f"      {'area':<56}" + "".join(f"{n:>14}" for n in names))
+    for key in keys:
+        cells = "".join(f"{areas[n].get(key, 0.0) / steps * 1e3:14.3f}" for n in names)
+        print(f"      {key:<56}{cells}")
+    totals = "".join(f"{sum(areas[n].values()) / steps * 1e3:14.3f}" for n in names)
+    print(f"      {'total (profiled, so slower than the timings above)':<56}{totals}")
+    _top(profiles[names[0]], steps, 20)
 
 
 def main() -> None:
@@ -185,13 +226,21 @@ def main() -> None:
             )
 
             if args.profile:
-                profile = cProfile.Profile()
-                profile.enable()
-                for _ in range(args.profile):
-                    runner.run(full())
-                profile.disable()
-                print(f"profile of {args.profile} full executions (event-loop thread only)")
-                _print_profile(profile, args.profile * steps, 25)
+                profiles: dict[str, cProfile.Profile] = {}
+                for name, run in (
+                    ("full", full),
+                    ("bare async", async_graph(bare_async)),
+                ):
+                    profile = profiles[name] = cProfile.Profile()
+                    profile.enable()
+                    for _ in range(args.profile):
+                        runner.run(run())
+                    profile.disable()
+                print(
+                    f"profile of {args.profile} executions of each "
+                    "(cProfile, event-loop thread only)"
+                )
+                _print_profiles(profiles, args.profile * steps)
 
             for conn in conns:
                 runner.run(conn.close())

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-import workbench.tracing as tracing
 from workbench.errors import ToolTimeout
 from workbench.testing._spans import InMemorySpanExporter
 from workbench.tracing import (
@@ -33,12 +32,6 @@ def tracer(mem: InMemorySpanExporter) -> Iterator[Tracer]:
     t = Tracer([mem], flush_interval_s=0.01)
     yield t
     t.shutdown()
-
-
-def test_exports_are_sorted_and_complete() -> None:
-    assert tracing.__all__ == sorted(tracing.__all__)
-    for name in tracing.__all__:
-        assert hasattr(tracing, name)
 
 
 def test_nesting_sets_parent_and_trace(tracer: Tracer, mem: InMemorySpanExporter) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import math
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
-from workbench.tracing import TraceStore
+from workbench.settings import get_settings
+from workbench.tracing import COST_DIMENSIONS, TraceStore
 
 __all__ = ["traces_app"]
 
@@ -57,3 +61,99 @@ def summary(
         typer.echo(json.dumps(data, default=str))
         return
     _console.print(data)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able scalar: NaN and pandas' missing values become None, dates ISO text."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return None if str(value) in {"<NA>", "NaT"} else value
+
+
+_SHORT = {
+    "agent_name": "agent",
+    "agent_version": "version",
+    "executions": "execs",
+    "llm_calls": "calls",
+    "cost_usd": "USD",
+}
+
+
+@traces_app.command("cost")
+def cost(
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help=f"Comma list of {', '.join(COST_DIMENSIONS)} (any subset, in column order).",
+        ),
+    ] = "version",
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON array of rows.")] = False,
+) -> None:
+    """USD and tokens of model calls by agent version, day, principal and/or tool."""
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    try:
+        frame = TraceStore().cost(dims)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except WorkbenchError as exc:
+        fail(exc)
+    rows = [
+        {str(k): _plain(v) for k, v in record.items()} for record in frame.to_dict(orient="records")
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    # The table leaves out the prompt/completion split (in --json) so it fits 80 columns.
+    shown = [c for c in frame.columns if c not in {"prompt_tokens", "completion_tokens"}]
+    table = Table(
+        *[_SHORT.get(str(c), str(c)) for c in shown],
+        title=f"cost by {', '.join(dims) or 'all'}",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    for row in rows:
+        table.add_row(
+            *[
+                "" if row[c] is None else f"${row[c]:.6f}" if c == "cost_usd" else str(row[c])
+                for c in shown
+            ]
+        )
+    _console.print(table)
+
+
+@traces_app.command("export")
+def export(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for the Parquet files; default $WORKBENCH_HOME/export."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Files and row counts as JSON.")] = (
+        False
+    ),
+) -> None:
+    """Write spans, executions and records as Parquet files (zstd) for other tools."""
+    out_dir = out if out is not None else get_settings().home / "export"
+    store = TraceStore()
+    try:
+        written = store.export_parquet(out_dir)
+        counts = {
+            table: int(store.sql(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+            for table in written
+        }
+    except WorkbenchError as exc:
+        fail(exc)
+    result = {t: {"path": str(p), "rows": counts[t]} for t, p in written.items()}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for table, info in result.items():
+        _console.print(f"{table}: {info['rows']} rows -> {info['path']}")

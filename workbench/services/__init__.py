@@ -4,7 +4,8 @@ Each kind of server is a :class:`ServiceDefinition` registered under a name; the
 manager starts it detached on a free loopback port, waits until it answers, and
 records it in ``<settings.services_dir>/<name>.json`` (the :class:`ServiceInfo`
 fields plus the definition's ``describe`` keys at top level), where the runtime
-finds it. Built in: ``model`` (SmolLM2 behind llama.cpp's OpenAI-compatible server).
+finds it. Built in: ``model`` (SmolLM2 behind llama.cpp's OpenAI-compatible server)
+and ``phoenix`` (Arize Phoenix, the trace UI and OTLP collector).
 
 Adding a server: write a ``ServiceDefinition`` subclass in its own module, decorate
 it with :func:`register_service`, and import that module below.
@@ -30,6 +31,7 @@ from workbench.services._manager import (
     stop_service,
 )
 from workbench.services._model import ModelService, find_smollm2_gguf
+from workbench.services._phoenix import PhoenixService
 from workbench.services._registry import (
     get_service_definition,
     list_services,
@@ -38,6 +40,7 @@ from workbench.services._registry import (
 
 __all__ = [
     "ModelService",
+    "PhoenixService",
     "ServiceDefinition",
     "ServiceInfo",
     "aservice_status",

@@ -5,7 +5,9 @@ microseconds each) and hands finished :class:`SpanRecord` items, and non-span ro
 from :meth:`Tracer.record`, to a background thread that gives batches to each
 :class:`SpanExporter`. The default exporter, :class:`SpoolExporter`, seals each batch
 as a file in this process's spool; :class:`TraceStore` merges spools into
-``traces.duckdb`` and answers SQL. See ``docs/trace-store.md``.
+``traces.duckdb`` and answers SQL. :class:`OtlpExporter` also sends spans to Arize
+Phoenix over OTLP/HTTP from a thread of its own (:func:`configure_phoenix`). See
+``docs/trace-store.md`` and ``docs/phoenix.md``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,27 @@ from __future__ import annotations
 from workbench.tracing._exporter import SpanExporter
 from workbench.tracing._model import AttrValue, RecordRow, SpanKind, SpanRecord
 from workbench.tracing._otel import to_readable_span
+from workbench.tracing._otlp import (
+    ENDPOINT_ENV,
+    OPERATIONS_EVENTS,
+    OtlpExporter,
+    OtlpStats,
+    configure_phoenix,
+    phoenix_endpoint,
+)
 from workbench.tracing._span import Span, current_span
 from workbench.tracing._spool import SpoolExporter
-from workbench.tracing._store import TraceStore
+from workbench.tracing._store import COST_DIMENSIONS, EXPORT_TABLES, TraceStore, cost_query
 from workbench.tracing._tracer import Tracer, TracerStats, get_tracer, set_tracer, tracer_for
 
 __all__ = [
+    "COST_DIMENSIONS",
+    "ENDPOINT_ENV",
+    "EXPORT_TABLES",
+    "OPERATIONS_EVENTS",
     "AttrValue",
+    "OtlpExporter",
+    "OtlpStats",
     "RecordRow",
     "Span",
     "SpanExporter",
@@ -29,8 +45,11 @@ __all__ = [
     "TraceStore",
     "Tracer",
     "TracerStats",
+    "configure_phoenix",
+    "cost_query",
     "current_span",
     "get_tracer",
+    "phoenix_endpoint",
     "set_tracer",
     "to_readable_span",
     "tracer_for",

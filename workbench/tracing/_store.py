@@ -27,13 +27,26 @@ from workbench.tracing._spool import RECORDS, SPANS, is_dead_part, sealed_segmen
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped]
 
-__all__ = ["TraceStore"]
+__all__ = ["COST_DIMENSIONS", "EXPORT_TABLES", "TraceStore", "cost_query"]
 
 _log = logging.getLogger("workbench.tracing")
 
 _CHUNK = 256
 """Segments merged in one transaction (bounds memory and the work a crash repeats)."""
 _DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+# Dimension -> (SELECT expressions, GROUP BY expressions) over the `calls` CTE.
+_DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "version": (("e.agent_name", "e.agent_version"), ("e.agent_name", "e.agent_version")),
+    "day": (("CAST(c.start_time AS DATE) AS day",), ("CAST(c.start_time AS DATE)",)),
+    "principal": (("e.principal",), ("e.principal",)),
+    "tool": (("c.tool",), ("c.tool",)),
+}
+COST_DIMENSIONS: tuple[str, ...] = tuple(_DIMENSIONS)
+"""What :meth:`TraceStore.cost` groups by."""
+EXPORT_TABLES: tuple[str, ...] = ("spans", "executions", "records")
+"""Tables :meth:`TraceStore.export_parquet` writes."""
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -130,6 +143,69 @@ class TraceStore:
             "top_tools": [{"tool_name": t, "calls": c, "errors": e} for t, c, e in tools],
             "errors": [{"error_type": t, "kind": k, "count": n} for t, k, n in errors],
         }
+
+    def cost(self, by: Sequence[str] = ("version",)) -> pandas.DataFrame:
+        """USD and tokens of LLM calls grouped by any of :data:`COST_DIMENSIONS`.
+
+        Dimensions: ``version`` (agent_name, agent_version), ``day`` (UTC day of the LLM
+        call), ``principal`` and ``tool``. With ``tool``, the cost of a model call is
+        split evenly among the tools that call requested (same execution and step);
+        a call that requested none (the final answer) counts as ``(none)``.
+
+        Args:
+            by: Dimensions, in the order of the result's leading columns.
+
+        Returns:
+            One row per group: the dimension columns, then executions, llm_calls,
+            prompt_tokens, completion_tokens, tokens and cost_usd; most expensive first.
+
+        Raises:
+            ValueError: An unknown or repeated dimension.
+        """
+        return self.sql(cost_query(by))
+
+    def export_parquet(
+        self, out_dir: Path, *, tables: Sequence[str] = EXPORT_TABLES
+    ) -> dict[str, Path]:
+        """Write each table as ``<out_dir>/<table>.parquet`` (zstd), for other tools.
+
+        Each file is written beside its final name and renamed, so a reader never sees a
+        half-written file.
+
+        Args:
+            out_dir: Directory (created if missing); existing files are replaced.
+            tables: Any of ``spans``, ``executions`` and ``records``.
+
+        Returns:
+            The written file of each table.
+
+        Raises:
+            ValueError: An unknown table.
+        """
+        unknown = [t for t in tables if t not in EXPORT_TABLES]
+        if unknown:
+            raise ValueError(f"cannot export {unknown}; tables are {list(EXPORT_TABLES)}")
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        with self._session() as con:
+            assert con is not None
+            self._ingest(con)
+            for table in tables:
+                target = out_dir / f"{table}.parquet"
+                part = out_dir / f".{table}.parquet.{os.getpid()}.part"
+                quoted = str(part).replace("'", "''")
+                try:
+                    con.execute(
+                        f"COPY (SELECT * FROM {table}) TO '{quoted}'"
+                        " (FORMAT parquet, COMPRESSION zstd)"
+                    )
+                except duckdb.Error as exc:
+                    part.unlink(missing_ok=True)
+                    raise TraceStoreError(f"export of {table} failed: {exc}") from exc
+                os.replace(part, target)
+                written[table] = target
+        return written
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -313,6 +389,58 @@ class TraceStore:
 
     def __repr__(self) -> str:
         return f"TraceStore({str(self.path)!r})"
+
+
+_CALLS = """calls AS (
+    SELECT l.span_id, l.execution_id, l.start_time, coalesce(l.cost_usd, 0) AS cost,
+        coalesce(l.prompt_tokens, 0) AS prompt, coalesce(l.completion_tokens, 0) AS completion,
+        1.0 AS share
+    FROM spans l WHERE l.kind = 'LLM'
+)"""
+# A model call's cost is split evenly among the tools it asked for (same step).
+_CALLS_BY_TOOL = """tools AS (
+    SELECT execution_id, step, coalesce(tool_name, name) AS tool
+    FROM spans WHERE kind = 'TOOL'
+),
+calls AS (
+    SELECT l.span_id, l.execution_id, l.start_time, coalesce(l.cost_usd, 0) AS cost,
+        coalesce(l.prompt_tokens, 0) AS prompt, coalesce(l.completion_tokens, 0) AS completion,
+        coalesce(t.tool, '(none)') AS tool,
+        1.0 / count(*) OVER (PARTITION BY l.span_id) AS share
+    FROM spans l
+    LEFT JOIN tools t ON t.execution_id = l.execution_id AND t.step = l.step
+    WHERE l.kind = 'LLM'
+)"""
+
+
+def cost_query(by: Sequence[str]) -> str:
+    """The SQL behind :meth:`TraceStore.cost` (for notebooks that want to extend it).
+
+    Raises:
+        ValueError: An unknown or repeated dimension.
+    """
+    dims = [d.strip() for d in by if d.strip()]
+    unknown = [d for d in dims if d not in _DIMENSIONS]
+    if unknown or len(set(dims)) != len(dims):
+        raise ValueError(
+            f"cost dimensions must be distinct values of {list(COST_DIMENSIONS)}, got {list(by)}"
+        )
+    select = [expr for d in dims for expr in _DIMENSIONS[d][0]]
+    group = [expr for d in dims for expr in _DIMENSIONS[d][1]]
+    head = "".join(f"{expr}, " for expr in select)
+    group_by = f"GROUP BY {', '.join(group)} " if group else ""
+    order = ", ".join(f"{i + 1}" for i in range(len(select)))
+    return (
+        f"WITH {_CALLS_BY_TOOL if 'tool' in dims else _CALLS}\n"
+        f"SELECT {head}count(DISTINCT c.execution_id) AS executions,\n"
+        "    CAST(round(sum(c.share)) AS BIGINT) AS llm_calls,\n"
+        "    CAST(round(sum(c.prompt * c.share)) AS BIGINT) AS prompt_tokens,\n"
+        "    CAST(round(sum(c.completion * c.share)) AS BIGINT) AS completion_tokens,\n"
+        "    CAST(round(sum((c.prompt + c.completion) * c.share)) AS BIGINT) AS tokens,\n"
+        "    sum(c.cost * c.share) AS cost_usd\n"
+        "FROM calls c LEFT JOIN executions e ON e.execution_id = c.execution_id\n"
+        f"{group_by}ORDER BY cost_usd DESC{', ' + order if order else ''}"
+    )
 
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
