@@ -14,6 +14,7 @@ from rich.console import Console
 from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
 from workbench.runtime import AgentSpec, ExecutionResult, StepEvent, resume, run
+from workbench.tracing import configure_phoenix
 
 __all__ = ["register"]
 
@@ -85,6 +86,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True) if as_json else Console()
         try:
             spec = AgentSpec.from_yaml(agent)
+            configure_phoenix()  # spans also go to Phoenix when it runs or is configured
             on_event = None if as_json else _printer(console)
             result = run(spec, task, execution_id=execution_id, on_event=on_event)
         except WorkbenchError as exc:
@@ -100,6 +102,7 @@ def register(app: typer.Typer) -> None:
         """Continue a stopped or killed execution; recorded effects are replayed, not redone."""
         console = Console(stderr=True) if as_json else Console()
         try:
+            configure_phoenix()
             on_event = None if as_json else _printer(console)
             result = resume(execution_id, on_event=on_event)
         except WorkbenchError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -80,7 +81,7 @@ def to_readable_span(
         name=record.name,
         context=context,
         parent=parent,
-        resource=Resource.create(dict(resource_attributes or {})),
+        resource=_resource(tuple(sorted((resource_attributes or {}).items()))),
         attributes=attributes,
         events=events,
         kind=OtelSpanKind.INTERNAL,
@@ -89,3 +90,10 @@ def to_readable_span(
         end_time=record.end_ns,
         instrumentation_scope=_SCOPE,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _resource(items: tuple[tuple[str, str], ...]) -> Resource:
+    # Resource.create runs the resource detectors (a thread pool) on every call; the
+    # resources of one process repeat, so build each once.
+    return Resource.create(dict(items))
