@@ -39,6 +39,12 @@ class Limits(BaseModel):
     """Default per-tool timeout; a tool may declare its own."""
     max_tokens: int | None = Field(default=None, ge=1)
     """Largest completion of one model call, passed to the provider when set."""
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Budget of one execution in USD: no model call starts once it is spent, and the
+    execution stops with ``budget_exceeded``. (The gateway's reserve-then-settle caps
+    per principal come on top of this.)"""
+    max_total_tokens: int | None = Field(default=None, ge=1)
+    """Budget of one execution in tokens (prompt plus completion), enforced likewise."""
 
 
 class Settings(BaseModel):

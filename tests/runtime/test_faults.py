@@ -179,3 +179,32 @@ async def test_a_script_error_fails_the_execution_loudly(
     assert result.status is ExecutionStatus.ERROR
     assert result.error is not None
     assert result.error.startswith("script_error")
+
+
+@pytest.mark.parametrize(
+    ("limits", "error"),
+    [
+        (LimitsOverride(max_total_tokens=50), "(max_total_tokens=50)"),
+        (LimitsOverride(max_cost_usd=1.5e-5), "(max_cost_usd=1.5e-05)"),
+    ],
+)
+async def test_budget_stops_the_execution_cleanly(
+    runtime: Runtime, make_spec: SpecFactory, limits: LimitsOverride, error: str
+) -> None:
+    # Each call is 30 tokens and 9e-6 USD (0.15/0.60 USD per million): two calls spend
+    # both budgets, so the third call never starts.
+    spec = make_spec(
+        lambda messages, tools: Turn(
+            tool_calls=Turn.call("lookup", key="x").tool_calls,
+            prompt_tokens=20,
+            completion_tokens=10,
+        ),
+        tools=LOOKUP,
+        limits=limits,
+    )
+    result = await runtime.arun(spec, "go")
+    assert result.status is ExecutionStatus.BUDGET_EXCEEDED
+    assert result.error is not None
+    assert result.error.endswith(error)
+    assert result.steps == 2
+    assert result.tokens == 60

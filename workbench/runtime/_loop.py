@@ -108,6 +108,8 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
             ExecutionStatus.STEP_LIMIT, error=f"step cap reached (max_steps={ctx.limits.max_steps})"
         )
     entry = ctx.lookup(step, 0)
+    if entry is None and (spent := _budget_spent(ctx)) is not None:
+        return _finish(ExecutionStatus.BUDGET_EXCEEDED, error=spent)
     if entry is not None:
         reply = ModelReply.model_validate(entry.payload)
         replayed = True
@@ -141,6 +143,17 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
     if problem is not None:
         return _repair(ctx, state, step, problem)
     return {"step": step + 1, **_finish(ExecutionStatus.COMPLETED, answer=answer)}
+
+
+def _budget_spent(ctx: ExecutionContext) -> str | None:
+    """Why no further model call may start, if the execution's budget is spent."""
+    limits, totals = ctx.limits, ctx.totals
+    if limits.max_cost_usd is not None and totals.cost_usd >= limits.max_cost_usd:
+        return f"budget spent: {totals.cost_usd:.6f} USD (max_cost_usd={limits.max_cost_usd})"
+    tokens = totals.prompt_tokens + totals.completion_tokens
+    if limits.max_total_tokens is not None and tokens >= limits.max_total_tokens:
+        return f"budget spent: {tokens} tokens (max_total_tokens={limits.max_total_tokens})"
+    return None
 
 
 def _repair(ctx: ExecutionContext, state: LoopState, step: int, message: str) -> dict[str, Any]:

@@ -40,6 +40,10 @@ class LimitsOverride(BaseModel):
     """Default per-tool timeout."""
     max_tokens: int | None = Field(default=None, ge=1)
     """Largest completion of one model call."""
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """USD budget of one execution."""
+    max_total_tokens: int | None = Field(default=None, ge=1)
+    """Token budget of one execution."""
 
     def apply(self, defaults: Limits) -> Limits:
         """The effective limits: these overrides on top of ``defaults``."""

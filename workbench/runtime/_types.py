@@ -18,6 +18,7 @@ class ExecutionStatus(StrEnum):
     STEP_LIMIT = "step_limit"
     TIMEOUT = "timeout"
     STOPPED = "stopped"
+    BUDGET_EXCEEDED = "budget_exceeded"
     MALFORMED_OUTPUT = "malformed_output"
     MODEL_ERROR = "model_error"
     ERROR = "error"
