@@ -22,7 +22,7 @@ from workbench.settings import Limits
 from workbench.tools import ToolRegistry
 from workbench.tracing import Span, Tracer
 
-__all__ = ["ExecutionContext", "LoopState", "Totals"]
+__all__ = ["ExecutionContext", "GraphState", "LoopState", "Totals"]
 
 
 class LoopState(TypedDict):
@@ -42,6 +42,14 @@ class LoopState(TypedDict):
     """Final answer once completed."""
     error: str | None
     """Why it stopped, if not completed."""
+
+
+class GraphState(TypedDict):
+    """The graph's one channel. One channel, not one per counter: LangGraph versions and
+    writes every channel a node updates, so a single channel keeps each step to one
+    write row per node."""
+
+    loop: LoopState
 
 
 @dataclass(slots=True)

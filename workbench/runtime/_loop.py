@@ -30,7 +30,7 @@ from workbench.errors import (
     ToolTimeout,
 )
 from workbench.models import ModelReply, acomplete
-from workbench.runtime._context import ExecutionContext, LoopState
+from workbench.runtime._context import ExecutionContext, GraphState, LoopState
 from workbench.runtime._journal import JournalEntry
 from workbench.runtime._retry import backoff_delay, should_retry
 from workbench.runtime._types import ExecutionStatus
@@ -63,30 +63,31 @@ def _timed_out(limits: Limits) -> dict[str, Any]:
 
 def build_graph(
     contexts: Callable[[str], ExecutionContext], checkpointer: Checkpointer
-) -> CompiledStateGraph[LoopState, None, LoopState, LoopState]:
+) -> CompiledStateGraph[GraphState, None, GraphState, GraphState]:
     """Compile the loop once per runtime; ``contexts`` maps an execution id to its context."""
 
     def _ctx(config: RunnableConfig) -> ExecutionContext:
         return contexts(str(config.get("configurable", {})["thread_id"]))
 
-    async def agent(state: LoopState, config: RunnableConfig) -> dict[str, Any]:
-        ctx = _ctx(config)
-        started = time.monotonic()
-        update = await _agent_step(ctx, state, started)
-        update["elapsed_s"] = state["elapsed_s"] + (time.monotonic() - started)
-        return update
+    async def agent(state: GraphState, config: RunnableConfig) -> dict[str, Any]:
+        loop, started = state["loop"], time.monotonic()
+        update = await _agent_step(_ctx(config), loop, started)
+        update["elapsed_s"] = loop["elapsed_s"] + (time.monotonic() - started)
+        new: Any = {**loop, **update}
+        return {"loop": new}
 
-    async def tools(state: LoopState, config: RunnableConfig) -> dict[str, Any]:
-        ctx = _ctx(config)
-        started = time.monotonic()
-        update = await _tools_step(ctx, state, started)
-        update["elapsed_s"] = state["elapsed_s"] + (time.monotonic() - started)
-        return update
+    async def tools(state: GraphState, config: RunnableConfig) -> dict[str, Any]:
+        loop, started = state["loop"], time.monotonic()
+        update = await _tools_step(_ctx(config), loop, started)
+        update["elapsed_s"] = loop["elapsed_s"] + (time.monotonic() - started)
+        new: Any = {**loop, **update}
+        return {"loop": new}
 
-    def route(state: LoopState) -> str:
-        return END if state["route"] == "end" else state["route"]
+    def route(graph_state: GraphState) -> str:
+        next_node = graph_state["loop"]["route"]
+        return END if next_node == "end" else next_node
 
-    graph: StateGraph[LoopState, None, LoopState, LoopState] = StateGraph(LoopState)
+    graph: StateGraph[GraphState, None, GraphState, GraphState] = StateGraph(GraphState)
     graph.add_node("agent", agent)
     graph.add_node("tools", tools)
     graph.add_edge(START, "agent")

@@ -22,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 from workbench._util import run_sync
 from workbench.errors import ConfigError, ExecutionNotFound
 from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
-from workbench.runtime._context import ExecutionContext, LoopState
+from workbench.runtime._context import ExecutionContext, GraphState, LoopState
 from workbench.runtime._journal import ExecutionMeta, SqliteJournal
 from workbench.runtime._loop import build_graph
 from workbench.runtime._spec import AgentSpec
@@ -36,7 +36,7 @@ __all__ = ["Runtime", "new_execution_id", "request_stop", "resume", "run"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 EventCallback = Callable[[StepEvent], None]
-_Graph = CompiledStateGraph[LoopState, None, LoopState, LoopState]
+_Graph = CompiledStateGraph[GraphState, None, GraphState, GraphState]
 
 
 def new_execution_id() -> str:
@@ -224,12 +224,12 @@ class Runtime:
                 snapshot = await graph.aget_state(config)
                 values: Any = snapshot.values
                 if values and not snapshot.next:
-                    state: LoopState = values  # finished before: report it again
+                    state: LoopState = values["loop"]  # finished before: report it again
                 else:
                     final: Any = await graph.ainvoke(
-                        None if values else _initial_state(), config, durability="sync"
+                        None if values else {"loop": _initial_state()}, config, durability="sync"
                     )
-                    state = final
+                    state = final["loop"]
             except Exception as exc:
                 log.exception("execution %s failed", meta.execution_id)
                 root.record_error(exc)
