@@ -95,6 +95,13 @@ class ExecutionContext:
     last_reply: tuple[int, ModelReply] | None = None
     """The newest model reply and its step, so the tools node need not re-read it."""
     _stop_checked_at: float = 0.0
+    _definitions: list[dict[str, Any]] | None = None
+
+    def tool_definitions(self) -> list[dict[str, Any]] | None:
+        """The tools' definitions for the model, built once per execution."""
+        if self._definitions is None:
+            self._definitions = self.tools.definitions()
+        return self._definitions or None
 
     def load_messages(self) -> None:
         """Rebuild the conversation and totals from the journal (used on every (re)start)."""
@@ -126,17 +133,18 @@ class ExecutionContext:
                 self.stop.set()
         return self.stop.is_set()
 
-    def append(self, entry: JournalEntry) -> None:
+    def append(self, entry: JournalEntry, reply: ModelReply | None = None) -> None:
         """Add one journal entry's message to the conversation, once.
 
         A node that re-runs after a crash replays entries that :meth:`load_messages`
         already read from the journal; they must not enter the conversation twice.
+        ``reply`` is the entry's model reply when the caller has it already parsed.
         """
         if entry.status != "done" or (entry.step, entry.call_index) in self.seen:
             return
         self.seen.add((entry.step, entry.call_index))
         if entry.kind == "model":
-            reply = ModelReply.model_validate(entry.payload)
+            reply = reply or ModelReply.model_validate(entry.payload)
             self.totals.add(reply)
             self.messages.append(reply.to_message())
         elif entry.kind == "tool":

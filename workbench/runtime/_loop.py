@@ -124,7 +124,7 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
         )
         ctx.journal.record(entry)
         replayed = False
-    ctx.append(entry)
+    ctx.append(entry, reply)
     ctx.last_reply = (step, reply)
     ctx.emit(
         "model",
@@ -200,7 +200,7 @@ async def _call_model(
 ) -> ModelReply | dict[str, Any]:
     """One model call with retries; a dict is a final state update (the call gave up)."""
     limits = ctx.limits
-    definitions = ctx.tools.definitions() or None
+    definitions = ctx.tool_definitions()
     attempt = 0
     while True:
         remaining = _remaining(ctx, state, started)
