@@ -57,7 +57,7 @@ _span_attr_columns = "".join(f",\n    {c} {t}" for c, (_, t) in _SPAN_ATTRS.item
 TABLES: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS workbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     f"""CREATE TABLE IF NOT EXISTS spans (
-    span_id VARCHAR PRIMARY KEY,
+    span_id VARCHAR NOT NULL, -- no index: merges are exactly-once by segment bookkeeping
     trace_id VARCHAR NOT NULL,
     parent_id VARCHAR,
     name VARCHAR NOT NULL,
@@ -128,7 +128,7 @@ def _attr(key: str) -> str:
 _span_attr_select = "".join(",\n    " + _typed(_attr(k), t) for k, t in _SPAN_ATTRS.values())
 
 # SpanRecord fields by position (DuckDB lists are 1-based).
-INSERT_SPANS = f"""INSERT OR IGNORE INTO spans
+INSERT_SPANS = f"""INSERT INTO spans
 SELECT j[2] ->> '$', j[1] ->> '$', j[3] ->> '$', j[4] ->> '$', j[5] ->> '$',
     make_timestamp(CAST(j[6] AS BIGINT) // 1000),
     make_timestamp(CAST(j[7] AS BIGINT) // 1000),
