@@ -9,6 +9,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from workbench._util import pid_alive
+
 __all__ = [
     "free_port",
     "is_alive",
@@ -68,12 +70,9 @@ def is_alive(pid: int, start_ticks: int | None = None) -> bool:
             return True
         del _CHILDREN[pid]
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        pass  # exists, owned by someone else: the start-time check below decides
+    # It exists (perhaps owned by someone else): the zombie and start-time checks decide.
     stat_path = Path(f"/proc/{pid}/stat")
     if stat_path.exists():
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ import httpx
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
+from workbench._util import pid_alive
 from workbench.tracing._exporter import SpanExporter
 from workbench.tracing._model import RecordRow, SpanRecord
 from workbench.tracing._otel import to_readable_span
@@ -435,19 +436,9 @@ def phoenix_endpoint(settings: Settings | None = None) -> str | None:
         return None
     endpoint = record.get("otlp_http_endpoint") if isinstance(record, dict) else None
     pid = record.get("pid") if isinstance(record, dict) else None
-    if not isinstance(endpoint, str) or not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(endpoint, str) or not isinstance(pid, int) or not pid_alive(pid):
         return None
     return endpoint
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def configure_phoenix(

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from workbench._util import pid_alive
 from workbench.tracing._exporter import SpanExporter
 from workbench.tracing._model import RecordRow, SpanRecord
 
@@ -87,16 +88,6 @@ def segment_kind(path: Path) -> str:
     return path.name.removesuffix(_SEALED_SUFFIX).rsplit(".", 1)[-1]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_dead_part(path: Path) -> bool:
     """True for a ``.part`` file whose writing process no longer exists (never admitted)."""
     if not path.name.endswith(_PART_SUFFIX):
@@ -105,7 +96,7 @@ def is_dead_part(path: Path) -> bool:
         pid = int(path.name.split("-", 1)[0])
     except ValueError:
         return False
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 class SpoolExporter(SpanExporter):
