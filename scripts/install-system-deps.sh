@@ -6,6 +6,9 @@ need=()
 # cmake and a C++ compiler build llama-cpp-python (the local model server) from source.
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+# bubblewrap is the default code sandbox (workbench/sandbox); it runs the system python3.
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -18,11 +18,18 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   │                           (tool_arguments_invalid)
     │   ├── ToolTimeout             the per-tool timeout elapsed            (tool_timeout)
     │   └── ToolExecutionError      the tool itself raised                  (tool_execution_error)
+    │       └── SandboxLimitExceeded  sandboxed code hit a limit (cpu, memory, ...)
+    │                                 (sandbox_limit_exceeded)
     ├── ExecutionError              an execution cannot be started or resumed
     │   └── ExecutionNotFound       no checkpoint for that execution id     (execution_not_found)
     ├── TraceStoreError             the trace store cannot be used          (trace_store_error)
     │   └── TraceStoreCorrupt       a corrupt or foreign trace file         (trace_store_corrupt)
-    └── ServiceError                a real server could not be started or found (service_error)
+    ├── ServiceError                a real server could not be started or found (service_error)
+    └── SandboxError                the sandbox failed (not the code in it)  (sandbox_error)
+        ├── SandboxUnavailable      the backend cannot run here, e.g. bwrap is missing
+        │                           (sandbox_unavailable)
+        └── SandboxBackendNotFound  no sandbox backend has that name
+                                    (sandbox_backend_not_found)
 
 Retryable model errors set ``retryable = True``; the runtime's retry policy is the
 only place that reads it.
@@ -42,6 +49,10 @@ __all__ = [
     "ModelRequestsBlocked",
     "ModelServerError",
     "ModelTimeout",
+    "SandboxBackendNotFound",
+    "SandboxError",
+    "SandboxLimitExceeded",
+    "SandboxUnavailable",
     "ScriptError",
     "ServiceError",
     "ToolArgumentsInvalid",
@@ -196,3 +207,38 @@ class ServiceError(WorkbenchError):
     """A real server could not be installed, started, stopped or found."""
 
     code = "service_error"
+
+
+class SandboxLimitExceeded(ToolExecutionError):
+    """Code run in the sandbox hit a limit; ``limit`` names it, ``result`` is what it produced."""
+
+    code = "sandbox_limit_exceeded"
+
+    def __init__(
+        self, message: str, *, tool: str, limit: str, result: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message, tool=tool)
+        self.limit = limit
+        self.result = result
+
+    def to_dict(self) -> dict[str, object]:
+        """The error body plus the limit's name."""
+        return {**super().to_dict(), "limit": self.limit}
+
+
+class SandboxError(WorkbenchError):
+    """The sandbox itself failed (not the code running in it)."""
+
+    code = "sandbox_error"
+
+
+class SandboxUnavailable(SandboxError):
+    """The backend cannot run on this machine; the message says how to fix it."""
+
+    code = "sandbox_unavailable"
+
+
+class SandboxBackendNotFound(SandboxError):
+    """No sandbox backend is registered under that name."""
+
+    code = "sandbox_backend_not_found"

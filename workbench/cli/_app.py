@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from workbench.cli._run import register as register_run
+from workbench.cli._sandbox import sandbox_app
 from workbench.cli._services import services_app
 from workbench.cli._traces import traces_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 register_run(app)
 app.add_typer(traces_app, name="traces")
 app.add_typer(services_app, name="services")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

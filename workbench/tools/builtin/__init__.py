@@ -1,8 +1,9 @@
-"""Built-in tools: read-only SQL over local datasets and a safe calculator."""
+"""Built-in tools: read-only SQL over local datasets, a safe calculator, sandboxed Python."""
 
 from __future__ import annotations
 
 from workbench.tools.builtin._calculator import calculator
+from workbench.tools.builtin._python import python_tool
 from workbench.tools.builtin._sql import sql_tool
 
-__all__ = ["calculator", "sql_tool"]
+__all__ = ["calculator", "python_tool", "sql_tool"]
