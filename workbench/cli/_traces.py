@@ -60,7 +60,19 @@ def summary(
     if as_json:
         typer.echo(json.dumps(data, default=str))
         return
-    _console.print(data)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["executions_by_status"].items()))
+    _console.print(
+        f"[bold]executions[/] {data['executions']} ({statuses or 'none'})   "
+        f"[bold]spans[/] {data['spans']} ({data['error_spans']} errors)\n"
+        f"[bold]tokens[/] {data['total_tokens']} ({data['prompt_tokens']} in, "
+        f"{data['completion_tokens']} out)   [bold]cost[/] ${data['cost_usd']:.6f}"
+    )
+    for title, rows in (("tools", data["top_tools"]), ("errors", data["errors"])):
+        if rows:
+            table = Table(*rows[0].keys(), title=title, title_justify="left")
+            for row in rows:
+                table.add_row(*(str(v) for v in row.values()))
+            _console.print(table)
 
 
 def _plain(value: Any) -> Any:
