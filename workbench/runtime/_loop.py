@@ -48,6 +48,10 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_ATTR else text[:_MAX_ATTR] + "…"
 
 
+def _clip_tail(text: str) -> str:
+    return text if len(text) <= _MAX_ATTR else "…" + text[-_MAX_ATTR:]
+
+
 def _finish(
     status: ExecutionStatus, *, error: str | None = None, answer: str | None = None
 ) -> dict[str, Any]:
@@ -214,7 +218,10 @@ async def _call_model(
                 "workbench.execution_id": ctx.execution_id,
                 "workbench.step": step,
                 "workbench.attempt": attempt,
-                "input.value": _clip(json.dumps(ctx.messages[-2:], default=str)),
+                # The whole conversation, newest end kept when it is long.
+                "input.value": _clip_tail(json.dumps(ctx.messages, default=str)),
+                "input.mime_type": "application/json",
+                "llm.input_messages.count": len(ctx.messages),
             },
         ) as span:
             try:
