@@ -18,6 +18,7 @@ from workbench.testing._scripted import (
     register_script,
 )
 from workbench.testing._spans import InMemorySpanExporter
+from workbench.testing._tool_caller import example_arguments, register_tool_caller
 
 __all__ = [
     "Fault",
@@ -30,6 +31,8 @@ __all__ = [
     "ServerErrorFault",
     "TimeoutFault",
     "Turn",
+    "example_arguments",
     "get_scripted_model",
     "register_script",
+    "register_tool_caller",
 ]
