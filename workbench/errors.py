@@ -17,6 +17,8 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   ├── ToolArgumentsInvalid    malformed JSON, or arguments failing the schema
     │   │                           (tool_arguments_invalid)
     │   ├── ToolTimeout             the per-tool timeout elapsed            (tool_timeout)
+    │   ├── ToolRefused             the tool's policy refused the call, e.g. a host
+    │   │                           that is not allow-listed                (tool_refused)
     │   └── ToolExecutionError      the tool itself raised                  (tool_execution_error)
     │       └── SandboxLimitExceeded  sandboxed code hit a limit (cpu, memory, ...)
     │                                 (sandbox_limit_exceeded)
@@ -24,6 +26,7 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   └── ExecutionNotFound       no checkpoint for that execution id     (execution_not_found)
     ├── TraceStoreError             the trace store cannot be used          (trace_store_error)
     │   └── TraceStoreCorrupt       a corrupt or foreign trace file         (trace_store_corrupt)
+    ├── DeadLetterNotFound          no dead letter has that id              (dead_letter_not_found)
     ├── ServiceError                a real server could not be started or found (service_error)
     └── SandboxError                the sandbox failed (not the code in it)  (sandbox_error)
         ├── SandboxUnavailable      the backend cannot run here, e.g. bwrap is missing
@@ -42,6 +45,7 @@ from typing import ClassVar
 __all__ = [
     "CassetteMissError",
     "ConfigError",
+    "DeadLetterNotFound",
     "ExecutionError",
     "ExecutionNotFound",
     "ModelError",
@@ -59,6 +63,7 @@ __all__ = [
     "ToolError",
     "ToolExecutionError",
     "ToolNotFound",
+    "ToolRefused",
     "ToolTimeout",
     "TraceStoreCorrupt",
     "TraceStoreError",
@@ -173,6 +178,12 @@ class ToolTimeout(ToolError):
     code = "tool_timeout"
 
 
+class ToolRefused(ToolError):
+    """The tool's own policy refused the call (e.g. ``http_get`` to a host not allow-listed)."""
+
+    code = "tool_refused"
+
+
 class ToolExecutionError(ToolError):
     """The tool raised while running."""
 
@@ -201,6 +212,12 @@ class TraceStoreCorrupt(TraceStoreError):
     """The trace file is corrupt or is not an agent-workbench trace store."""
 
     code = "trace_store_corrupt"
+
+
+class DeadLetterNotFound(WorkbenchError):
+    """No dead letter in the trace store has the id asked for."""
+
+    code = "dead_letter_not_found"
 
 
 class ServiceError(WorkbenchError):

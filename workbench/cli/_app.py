@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from workbench.cli._dlq import dlq_app
 from workbench.cli._run import register as register_run
 from workbench.cli._sandbox import sandbox_app
 from workbench.cli._services import services_app
@@ -21,6 +22,7 @@ register_run(app)
 app.add_typer(traces_app, name="traces")
 app.add_typer(services_app, name="services")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(dlq_app, name="dlq")
 
 
 def main() -> None:
