@@ -128,3 +128,17 @@ def test_spec_errors_are_typed(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- a\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         AgentSpec.from_yaml(tmp_path / "list.yaml")
+
+
+def test_builtin_tools_are_configured_from_the_spec() -> None:
+    from workbench.runtime._toolset import resolve_tools
+
+    spec = AgentSpec(
+        name="b", model="scripted/x", system_prompt="s", tools=["python", "http_get", "calculator"]
+    )
+    with pytest.raises(ConfigError, match="http_allow_hosts"):
+        resolve_tools(spec)
+    allowed = spec.model_copy(update={"http_allow_hosts": ["api.example.com"]})
+    assert resolve_tools(allowed).names() == ["python", "http_get", "calculator"]
+    with pytest.raises(ConfigError, match="unknown tool 'shell'"):
+        resolve_tools(spec.model_copy(update={"tools": ["shell"]}))

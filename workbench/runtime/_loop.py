@@ -27,6 +27,7 @@ from workbench.errors import (
     ToolArgumentsInvalid,
     ToolError,
     ToolExecutionError,
+    ToolRefused,
     ToolTimeout,
 )
 from workbench.models import ModelReply, acomplete
@@ -35,7 +36,7 @@ from workbench.runtime._journal import JournalEntry
 from workbench.runtime._retry import backoff_delay, should_retry
 from workbench.runtime._types import ExecutionStatus
 from workbench.settings import Limits
-from workbench.tools import ToolContext
+from workbench.tools import ToolContext, record_dead_letter
 from workbench.tracing import SpanKind
 
 __all__ = ["build_graph"]
@@ -374,7 +375,23 @@ async def _run_tool(
             result = await tool.ainvoke(arguments, tool_ctx, timeout_s=timeout)
         except ToolError as exc:
             span.record_error(exc)
-            repair = not isinstance(exc, (ToolExecutionError, ToolTimeout))
+            repair = not isinstance(exc, (ToolExecutionError, ToolTimeout, ToolRefused))
+            # A call that failed, timed out or was refused is kept for `workbench dlq`;
+            # malformed calls (repairs) are the model's to fix, not the operator's.
+            if not repair:
+                record_dead_letter(
+                    ctx.tracer,
+                    execution_id=ctx.execution_id,
+                    step=step,
+                    call_index=index,
+                    tool=name,
+                    arguments=raw_arguments,
+                    error=exc,
+                    principal=ctx.principal,
+                    agent_spec=ctx.spec.model_dump(
+                        mode="json", include={"name", "tools", "imports", "datasets"}
+                    ),
+                )
             return f"ERROR {exc.code}: {exc.message}", exc.code, repair
         content = result if isinstance(result, str) else json.dumps(result, default=str)
         span.set_attribute("output.value", _clip(content))

@@ -78,11 +78,14 @@ class AgentSpec(BaseModel):
     system_prompt: str
     """The system message."""
     tools: list[str] = Field(default_factory=list)
-    """Tools: built-in names (``sql``, ``calculator``) or ``package.module:attr`` refs."""
+    """Tools: built-in names (``sql``, ``calculator``, ``python``, ``http_get``) or
+    ``package.module:attr`` refs."""
     imports: list[str] = Field(default_factory=list)
     """Python modules imported before the agent runs (they register scripts or tools)."""
     datasets: dict[str, Path] = Field(default_factory=dict)
     """Named data files for the ``sql`` tool; relative paths are relative to the YAML file."""
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts the ``http_get`` tool may reach (``host``, ``host:port``); none by default."""
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
     """Overrides of the default limits."""
     output_schema: dict[str, Any] | None = None

@@ -7,11 +7,11 @@ import importlib
 from workbench.errors import ConfigError
 from workbench.runtime._spec import AgentSpec
 from workbench.tools import ToolRegistry, resolve_tool
-from workbench.tools.builtin import calculator, sql_tool
+from workbench.tools.builtin import calculator, http_get_tool, python_tool, sql_tool
 
 __all__ = ["BUILTIN_TOOLS", "import_spec_modules", "resolve_tools"]
 
-BUILTIN_TOOLS = ("calculator", "sql")
+BUILTIN_TOOLS = ("calculator", "http_get", "python", "sql")
 """Tool names a spec may use without a ``module:attr`` ref."""
 
 
@@ -34,6 +34,14 @@ def resolve_tools(spec: AgentSpec) -> ToolRegistry:
             registry.register(sql_tool(spec.datasets))
         elif ref == "calculator":
             registry.register(calculator)
+        elif ref == "python":
+            registry.register(python_tool())
+        elif ref == "http_get":
+            if not spec.http_allow_hosts:
+                raise ConfigError(
+                    f"agent {spec.name}: the http_get tool needs `http_allow_hosts` in the spec"
+                )
+            registry.register(http_get_tool(allow_hosts=spec.http_allow_hosts))
         elif ":" in ref:
             registry.register(resolve_tool(ref))
         else:
