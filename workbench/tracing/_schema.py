@@ -15,7 +15,8 @@ __all__ = [
 ]
 
 FORMAT_NAME = "agent-workbench-traces"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: view ``cost_alerts``."""
 
 # Columns denormalised from attributes, so common queries never parse JSON.
 _SPAN_ATTRS = {
@@ -105,6 +106,19 @@ FROM spans
 WHERE kind = 'TOOL'
 GROUP BY 1
 ORDER BY p95_ms DESC, tool_name""",
+    """CREATE OR REPLACE VIEW cost_alerts AS
+SELECT recorded_at,
+       row ->> 'scope' AS scope,
+       row ->> 'key' AS key,
+       TRY_CAST(TRY_CAST(row ->> 'window_start' AS TIMESTAMPTZ) AS TIMESTAMP) AS window_start,
+       TRY_CAST(TRY_CAST(row ->> 'window_end' AS TIMESTAMPTZ) AS TIMESTAMP) AS window_end,
+       TRY_CAST(row ->> 'spend_usd' AS DOUBLE) AS spend_usd,
+       TRY_CAST(row ->> 'burn_rate_usd_per_hour' AS DOUBLE) AS burn_rate_usd_per_hour,
+       TRY_CAST(row ->> 'budget_usd_per_hour' AS DOUBLE) AS budget_usd_per_hour,
+       TRY_CAST(row ->> 'ratio' AS DOUBLE) AS ratio
+FROM records
+WHERE table_name = 'cost_alerts'
+ORDER BY recorded_at DESC""",
     """CREATE OR REPLACE VIEW errors_by_type AS
 SELECT error_type, kind, count(*) AS errors, max(end_time) AS last_seen
 FROM spans

@@ -22,7 +22,14 @@ import duckdb
 
 from workbench.errors import TraceStoreCorrupt, TraceStoreError
 from workbench.tracing import _schema
-from workbench.tracing._spool import RECORDS, SPANS, is_dead_part, sealed_segments, segment_kind
+from workbench.tracing._spool import (
+    RECORDS,
+    SPANS,
+    default_fallback_dir,
+    is_dead_part,
+    sealed_segments,
+    segment_kind,
+)
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped]
@@ -59,6 +66,10 @@ class TraceStore:
     Args:
         path: The DuckDB file; default ``get_settings().trace_store_path``.
         spool_dir: Where tracers seal segments; default ``get_settings().spool_dir``.
+        fallback_dir: Where tracers seal segments while ``spool_dir`` is full or
+            unwritable; default :func:`~workbench.tracing.default_fallback_dir` of
+            ``spool_dir`` (what :class:`~workbench.tracing.SpoolExporter` uses). Merged
+            like the spool.
         lock_timeout_s: How long a call waits for another process's merge or query, and
             for a foreign tool that holds the DuckDB file, before it raises
             :class:`~workbench.errors.TraceStoreError`.
@@ -73,6 +84,7 @@ class TraceStore:
         path: Path | None = None,
         *,
         spool_dir: Path | None = None,
+        fallback_dir: Path | None = None,
         lock_timeout_s: float = 30.0,
     ) -> None:
         if path is None or spool_dir is None:
@@ -83,12 +95,15 @@ class TraceStore:
             spool_dir = settings.spool_dir if spool_dir is None else spool_dir
         self.path = Path(path)
         self.spool_dir = Path(spool_dir)
+        self.fallback_dir = (
+            default_fallback_dir(self.spool_dir) if fallback_dir is None else Path(fallback_dir)
+        )
         self.lock_timeout_s = lock_timeout_s
 
     # -- public ---------------------------------------------------------------------------
 
     def ingest(self) -> int:
-        """Merge every sealed spool segment into the store.
+        """Merge every sealed segment of the spool and of its fallback directory.
 
         Returns:
             The spans and rows merged by this call.
@@ -214,7 +229,7 @@ class TraceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._flock():
             self._reap_dead_parts()
-            if ingest_only and not sealed_segments(self.spool_dir):
+            if ingest_only and not self._segments():
                 yield None  # nothing to merge: do not even open DuckDB
                 return
             con = self._connect()
@@ -308,18 +323,27 @@ class TraceStore:
 
     # -- merging --------------------------------------------------------------------------
 
+    def _segments(self) -> list[Path]:
+        # Names are unique across both directories; sorting by name keeps each
+        # process's segments in the order it sealed them, wherever they went.
+        found = sealed_segments(self.spool_dir)
+        if self.fallback_dir != self.spool_dir:
+            found += sealed_segments(self.fallback_dir)
+        return sorted(found, key=lambda p: p.name)
+
     def _reap_dead_parts(self) -> None:
-        try:
-            names = os.listdir(self.spool_dir)
-        except FileNotFoundError:
-            return
-        for name in names:
-            path = self.spool_dir / name
-            if is_dead_part(path):
-                path.unlink(missing_ok=True)
+        for directory in (self.spool_dir, self.fallback_dir):
+            try:
+                names = os.listdir(directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for name in names:
+                path = directory / name
+                if is_dead_part(path):
+                    path.unlink(missing_ok=True)
 
     def _ingest(self, con: duckdb.DuckDBPyConnection) -> int:
-        segments = sealed_segments(self.spool_dir)
+        segments = self._segments()
         merged = 0
         for start in range(0, len(segments), _CHUNK):
             merged += self._merge_files(con, segments[start : start + _CHUNK])
@@ -382,7 +406,7 @@ class TraceStore:
         )
 
     def _quarantine(self, path: Path) -> None:
-        target = self.spool_dir / "quarantine"
+        target = path.parent / "quarantine"  # same file system, so the move is a rename
         target.mkdir(exist_ok=True)
         _log.warning("trace segment %s cannot be parsed; moved to %s", path.name, target)
         os.replace(path, target / path.name)
