@@ -22,76 +22,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from workbench.runtime import ExecutionStatus, Runtime
 from workbench.settings import get_settings
+from workbench.testing import OtlpCollector
 from workbench.tracing import OtlpExporter, SpanKind, SpoolExporter, Tracer
 
 TARGET_RATIO = 1.05
 
 
-class Collector:
-    """Loopback OTLP/HTTP receiver that decodes each request and counts its spans."""
-
-    def __init__(self) -> None:
-        self.spans = 0
-        self.requests = 0
-        self.lock = threading.Lock()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with collector.lock:
-                    body = json.dumps({"spans": collector.spans}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest.FromString(body)
-                n = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-                with collector.lock:
-                    collector.spans += n
-                    collector.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/v1/traces"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def serve_collector() -> None:
     """Child process: run a collector, print its endpoint, serve until stdin closes."""
-    collector = Collector()
+    collector = OtlpCollector()
     print(collector.endpoint, flush=True)
     sys.stdin.read()
     collector.close()
 
 
 class CollectorProcess:
-    """A :class:`Collector` in a child process; :meth:`spans` asks it for its count."""
+    """An :class:`OtlpCollector` in a child process; :meth:`spans` asks it for its count."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from workbench.testing import OtlpCollector
 from workbench.tracing import (
     ENDPOINT_ENV,
     OPERATIONS_EVENTS,
@@ -27,68 +25,9 @@ from workbench.tracing import (
 )
 
 
-class Collector:
-    """A loopback OTLP/HTTP receiver that answers from a script of statuses, then 200."""
-
-    def __init__(self, statuses: list[int] | None = None, delay_s: float = 0.0) -> None:
-        self.statuses = list(statuses or [])
-        self.delay_s = delay_s
-        self.requests = 0
-        self.spans: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(collector.delay_s)
-                with collector.lock:
-                    collector.requests += 1
-                    status = collector.statuses.pop(0) if collector.statuses else 200
-                    if status == 200:
-                        collector._take(body)
-                self.send_response(status)
-                if status == 503:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/v1/traces"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def _take(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            for scope in resource_spans.scope_spans:
-                for span in scope.spans:
-                    attrs: dict[str, Any] = {}
-                    for a in span.attributes:
-                        v = a.value
-                        attrs[a.key] = getattr(v, v.WhichOneof("value"))
-                    self.spans.append(
-                        {
-                            "span_id": span.span_id.hex(),
-                            "parent_id": span.parent_span_id.hex() or None,
-                            "name": span.name,
-                            "project": resource["openinference.project.name"],
-                            "attributes": attrs,
-                        }
-                    )
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def collector() -> Iterator[Collector]:
-    c = Collector(statuses=[503, 503])
+def collector() -> Iterator[OtlpCollector]:
+    c = OtlpCollector(statuses=[503, 503])
     yield c
     c.close()
 
@@ -128,7 +67,7 @@ def _wait(predicate: Any, timeout_s: float = 10.0) -> None:
 
 
 def test_retries_on_503_and_delivers_every_span_enriched(
-    collector: Collector, tmp_path: Path
+    collector: OtlpCollector, tmp_path: Path
 ) -> None:
     exporter = OtlpExporter(collector.endpoint, backoff_initial_s=0.01, backoff_max_s=0.05)
     tracer = Tracer([SpoolExporter(tmp_path / "spool"), exporter], flush_interval_s=0.01)
@@ -160,7 +99,7 @@ def test_retries_on_503_and_delivers_every_span_enriched(
 
 
 def test_rejected_batch_is_dropped_and_recorded(tmp_path: Path) -> None:
-    collector = Collector(statuses=[400])
+    collector = OtlpCollector(statuses=[400])
     try:
         exporter = OtlpExporter(collector.endpoint, drop_event_interval_s=60)
         tracer = Tracer([SpoolExporter(tmp_path / "spool"), exporter], flush_interval_s=0.01)
@@ -220,7 +159,7 @@ def test_dead_collector_never_blocks_bounds_memory_and_loses_nothing_locally(
 
 
 def test_slow_collector_does_not_delay_the_spool(tmp_path: Path) -> None:
-    collector = Collector(delay_s=0.4)
+    collector = OtlpCollector(delay_s=0.4)
     try:
         exporter = OtlpExporter(collector.endpoint, max_batch=2)
         tracer = Tracer([SpoolExporter(tmp_path / "spool"), exporter], flush_interval_s=0.01)

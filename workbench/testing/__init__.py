@@ -4,6 +4,7 @@ Production code never imports this package. Scripted models live in
 :mod:`workbench.models` (the demo uses them too) and are re-exported here.
 """
 
+from workbench.testing._otlp_collector import OtlpCollector
 from workbench.testing._scripted import (
     Fault,
     RateLimitFault,
@@ -23,6 +24,7 @@ from workbench.testing._tool_caller import example_arguments, register_tool_call
 __all__ = [
     "Fault",
     "InMemorySpanExporter",
+    "OtlpCollector",
     "RateLimitFault",
     "Script",
     "ScriptedCall",
