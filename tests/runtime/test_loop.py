@@ -9,7 +9,7 @@ from runtime_helpers import Events, SpecFactory
 
 from workbench.errors import ConfigError, ExecutionNotFound
 from workbench.models import Turn, cost_usd
-from workbench.runtime import AgentSpec, ExecutionStatus, Runtime
+from workbench.runtime import AgentSpec, ExecutionStatus, Runtime, resolve_tools
 from workbench.testing import InMemorySpanExporter
 from workbench.tracing import SpanKind, TraceStore
 
@@ -131,8 +131,6 @@ def test_spec_errors_are_typed(tmp_path: Path) -> None:
 
 
 def test_builtin_tools_are_configured_from_the_spec() -> None:
-    from workbench.runtime._toolset import resolve_tools
-
     spec = AgentSpec(
         name="b", model="scripted/x", system_prompt="s", tools=["python", "http_get", "calculator"]
     )

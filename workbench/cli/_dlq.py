@@ -12,10 +12,9 @@ from rich.table import Table
 
 from workbench.cli._output import fail
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.runtime import AgentSpec
 
 # Not re-exported by workbench.runtime (yet): how a spec's tool refs become tools.
-from workbench.runtime._toolset import import_spec_modules, resolve_tools
+from workbench.runtime import AgentSpec, import_spec_modules, resolve_tools
 from workbench.tools import DeadLetter, Tool, get_dead_letter, list_dead_letters, retry_dead_letter
 from workbench.tracing import TraceStore
 

@@ -3,7 +3,7 @@
 from workbench.runtime._journal import EffectJournal, ExecutionMeta, JournalEntry, SqliteJournal
 from workbench.runtime._runtime import Runtime, new_execution_id, request_stop, resume, run
 from workbench.runtime._spec import AgentSpec, LimitsOverride
-from workbench.runtime._toolset import BUILTIN_TOOLS
+from workbench.runtime._toolset import BUILTIN_TOOLS, import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
 
 __all__ = [
@@ -18,8 +18,10 @@ __all__ = [
     "Runtime",
     "SqliteJournal",
     "StepEvent",
+    "import_spec_modules",
     "new_execution_id",
     "request_stop",
+    "resolve_tools",
     "resume",
     "run",
 ]
