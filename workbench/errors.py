@@ -5,6 +5,8 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
 
     WorkbenchError
     ├── ConfigError                 bad settings, agent spec or YAML        (config_invalid)
+    │   ├── PolicyError             a policy file is invalid                (policy_invalid)
+    │   └── SuiteInvalid            an eval suite or dataset is invalid     (suite_invalid)
     ├── ModelError                  a model call failed
     │   ├── ModelRateLimited        429, retryable, may carry Retry-After   (model_rate_limited)
     │   ├── ModelServerError        5xx, retryable                          (model_server_error)
@@ -18,7 +20,9 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   │                           (tool_arguments_invalid)
     │   ├── ToolTimeout             the per-tool timeout elapsed            (tool_timeout)
     │   ├── ToolRefused             the tool's policy refused the call, e.g. a host
-    │   │                           that is not allow-listed                (tool_refused)
+    │   │   │                       that is not allow-listed                (tool_refused)
+    │   │   ├── PolicyDenied        the policy engine denied the call       (policy_denied)
+    │   │   └── ApprovalDenied      denied at an approval gate, or timed out (approval_denied)
     │   └── ToolExecutionError      the tool itself raised                  (tool_execution_error)
     │       └── SandboxLimitExceeded  sandboxed code hit a limit (cpu, memory, ...)
     │                                 (sandbox_limit_exceeded)
@@ -27,6 +31,20 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     ├── TraceStoreError             the trace store cannot be used          (trace_store_error)
     │   └── TraceStoreCorrupt       a corrupt or foreign trace file         (trace_store_corrupt)
     ├── DeadLetterNotFound          no dead letter has that id              (dead_letter_not_found)
+    ├── GatewayRejected             the gateway refused a request; each has ``http_status``
+    │   ├── AuthenticationFailed    no, unknown, revoked or expired API key (auth_failed, 401)
+    │   ├── PermissionDenied        outside the principal's scopes     (permission_denied, 403)
+    │   ├── RateLimited             request or token rate spent, retry_after (rate_limited, 429)
+    │   ├── BudgetExceeded          a budget cap has no room            (budget_exceeded, 402)
+    │   ├── InputTooLarge           input over the size limit           (input_too_large, 413)
+    │   ├── InputInvalid            bad encoding or input schema        (input_invalid, 422)
+    │   └── GuardrailBlocked        a guardrail blocked the input       (guardrail_blocked, 422)
+    ├── KeyNotFound                 no API key has that id              (key_not_found)
+    ├── ApprovalNotFound            no pending approval has that id     (approval_not_found)
+    ├── EvalError                   an eval run failed as a run         (eval_error)
+    │   ├── RunNotFound             no eval run has that id             (run_not_found)
+    │   ├── EvalCostCapExceeded     spent or forecast cost over the cap (eval_cost_cap_exceeded)
+    │   └── JudgeError              no parsable verdict from the judge  (judge_error)
     ├── ServiceError                a real server could not be started or found (service_error)
     └── SandboxError                the sandbox failed (not the code in it)  (sandbox_error)
         ├── SandboxUnavailable      the backend cannot run here, e.g. bwrap is missing
@@ -43,22 +61,40 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "ApprovalDenied",
+    "ApprovalNotFound",
+    "AuthenticationFailed",
+    "BudgetExceeded",
     "CassetteMissError",
     "ConfigError",
     "DeadLetterNotFound",
+    "EvalCostCapExceeded",
+    "EvalError",
     "ExecutionError",
     "ExecutionNotFound",
+    "GatewayRejected",
+    "GuardrailBlocked",
+    "InputInvalid",
+    "InputTooLarge",
+    "JudgeError",
+    "KeyNotFound",
     "ModelError",
     "ModelRateLimited",
     "ModelRequestsBlocked",
     "ModelServerError",
     "ModelTimeout",
+    "PermissionDenied",
+    "PolicyDenied",
+    "PolicyError",
+    "RateLimited",
+    "RunNotFound",
     "SandboxBackendNotFound",
     "SandboxError",
     "SandboxLimitExceeded",
     "SandboxUnavailable",
     "ScriptError",
     "ServiceError",
+    "SuiteInvalid",
     "ToolArgumentsInvalid",
     "ToolError",
     "ToolExecutionError",
@@ -259,3 +295,133 @@ class SandboxBackendNotFound(SandboxError):
     """No sandbox backend is registered under that name."""
 
     code = "sandbox_backend_not_found"
+
+
+class GatewayRejected(WorkbenchError):
+    """The gateway refused a request before it reached the loop; ``http_status`` maps it."""
+
+    code = "gateway_rejected"
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, principal: str | None = None) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
+class AuthenticationFailed(GatewayRejected):
+    """No API key, or one that is unknown, revoked or expired."""
+
+    code = "auth_failed"
+    http_status = 401
+
+
+class PermissionDenied(GatewayRejected):
+    """The principal's scopes do not cover the agent or tool asked for."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
+class RateLimited(GatewayRejected):
+    """The principal's request or token rate is spent; ``retry_after`` says when to retry."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(
+        self, message: str, *, principal: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, principal=principal)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, object]:
+        """The error body plus ``retry_after`` in seconds."""
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+class BudgetExceeded(GatewayRejected):
+    """A budget cap (per execution, or per principal per day) has no room for the request."""
+
+    code = "budget_exceeded"
+    http_status = 402
+
+
+class InputTooLarge(GatewayRejected):
+    """The input is over the gateway's size limit."""
+
+    code = "input_too_large"
+    http_status = 413
+
+
+class InputInvalid(GatewayRejected):
+    """The input is not valid text or does not satisfy the task's input schema."""
+
+    code = "input_invalid"
+    http_status = 422
+
+
+class GuardrailBlocked(GatewayRejected):
+    """A guardrail flagged the input and its channel's action is ``block``."""
+
+    code = "guardrail_blocked"
+    http_status = 422
+
+
+class KeyNotFound(WorkbenchError):
+    """No API key has that id."""
+
+    code = "key_not_found"
+
+
+class PolicyError(ConfigError):
+    """A policy file does not parse or does not validate against the schema."""
+
+    code = "policy_invalid"
+
+
+class PolicyDenied(ToolRefused):
+    """The policy engine denied this tool call (principal, tool, arguments, taint)."""
+
+    code = "policy_denied"
+
+
+class ApprovalDenied(ToolRefused):
+    """A person denied the call at an approval gate, or the approval timed out."""
+
+    code = "approval_denied"
+
+
+class ApprovalNotFound(WorkbenchError):
+    """No pending approval has that id."""
+
+    code = "approval_not_found"
+
+
+class EvalError(WorkbenchError):
+    """An eval run failed as a run (not a sample in it)."""
+
+    code = "eval_error"
+
+
+class SuiteInvalid(ConfigError):
+    """An eval suite or its dataset is invalid; the message names the line or field."""
+
+    code = "suite_invalid"
+
+
+class RunNotFound(EvalError):
+    """No eval run has that id."""
+
+    code = "run_not_found"
+
+
+class EvalCostCapExceeded(EvalError):
+    """The run's cost (spent or forecast) passed the suite's cost cap."""
+
+    code = "eval_cost_cap_exceeded"
+
+
+class JudgeError(EvalError):
+    """The judge model's verdict could not be obtained or parsed."""
+
+    code = "judge_error"
