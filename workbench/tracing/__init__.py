@@ -33,6 +33,7 @@ from workbench.tracing._otlp import (
     configure_phoenix,
     phoenix_endpoint,
 )
+from workbench.tracing._safety import SAFETY_EVENTS, SafetyEvent, Severity, record_safety_event
 from workbench.tracing._span import Span, current_span
 from workbench.tracing._spool import (
     FALLBACK_ENV,
@@ -50,6 +51,7 @@ __all__ = [
     "EXPORT_TABLES",
     "FALLBACK_ENV",
     "OPERATIONS_EVENTS",
+    "SAFETY_EVENTS",
     "AlertScope",
     "AttrValue",
     "BurnRateMonitor",
@@ -59,6 +61,8 @@ __all__ = [
     "OtlpExporter",
     "OtlpStats",
     "RecordRow",
+    "SafetyEvent",
+    "Severity",
     "Span",
     "SpanExporter",
     "SpanKind",
@@ -75,6 +79,7 @@ __all__ = [
     "default_fallback_dir",
     "get_tracer",
     "phoenix_endpoint",
+    "record_safety_event",
     "set_tracer",
     "to_readable_span",
     "tracer_for",

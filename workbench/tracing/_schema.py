@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 __all__ = [
+    "DDL_DIGEST",
     "EXECUTION_COLUMNS",
     "FORMAT_NAME",
     "INSERT_RECORDS",
@@ -119,6 +122,21 @@ SELECT recorded_at,
 FROM records
 WHERE table_name = 'cost_alerts'
 ORDER BY recorded_at DESC""",
+    """CREATE OR REPLACE VIEW safety_events AS
+SELECT recorded_at,
+       row ->> 'kind' AS kind,
+       row ->> 'rule' AS rule,
+       row ->> 'severity' AS severity,
+       row ->> 'action' AS action,
+       row ->> 'principal' AS principal,
+       row ->> 'execution_id' AS execution_id,
+       row ->> 'channel' AS channel,
+       row ->> 'tool' AS tool,
+       row ->> 'excerpt' AS excerpt,
+       row -> 'detail' AS detail
+FROM records
+WHERE table_name = 'safety_events'
+ORDER BY recorded_at DESC""",
     """CREATE OR REPLACE VIEW errors_by_type AS
 SELECT error_type, kind, count(*) AS errors, max(end_time) AS last_seen
 FROM spans
@@ -126,6 +144,10 @@ WHERE status = 'ERROR'
 GROUP BY error_type, kind
 ORDER BY errors DESC, last_seen DESC""",
 )
+
+DDL_DIGEST = hashlib.sha256("\n".join((*TABLES, *VIEWS)).encode()).hexdigest()[:16]
+"""Changes whenever a table or view changes: a store with another digest re-runs the DDL
+(every statement is idempotent), so a new view appears in an existing store."""
 
 _READ = "read_json(?, format = 'array', records = false, columns = {'j': 'JSON[]'})"
 

@@ -304,7 +304,10 @@ class TraceStore:
                 meta = dict(con.execute("SELECT key, value FROM workbench_meta").fetchall())
                 if meta.get("format") != _schema.FORMAT_NAME:
                     raise self._corrupt(f"workbench_meta names format {meta.get('format')!r}")
-                if int(meta.get("version", "0")) == _schema.SCHEMA_VERSION:
+                if (
+                    int(meta.get("version", "0")) == _schema.SCHEMA_VERSION
+                    and meta.get("ddl") == _schema.DDL_DIGEST
+                ):
                     return
             elif tables:
                 raise self._corrupt(
@@ -314,8 +317,9 @@ class TraceStore:
             for ddl in (*_schema.TABLES, *_schema.VIEWS):
                 con.execute(ddl)
             con.execute(
-                "INSERT OR REPLACE INTO workbench_meta VALUES ('format', ?), ('version', ?)",
-                [_schema.FORMAT_NAME, str(_schema.SCHEMA_VERSION)],
+                "INSERT OR REPLACE INTO workbench_meta VALUES ('format', ?), ('version', ?),"
+                " ('ddl', ?)",
+                [_schema.FORMAT_NAME, str(_schema.SCHEMA_VERSION), _schema.DDL_DIGEST],
             )
             con.execute("COMMIT")
         except duckdb.Error as exc:
