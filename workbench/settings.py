@@ -45,6 +45,8 @@ class Limits(BaseModel):
     per principal come on top of this.)"""
     max_total_tokens: int | None = Field(default=None, ge=1)
     """Budget of one execution in tokens (prompt plus completion), enforced likewise."""
+    approval_timeout_s: float = Field(default=3600.0, gt=0)
+    """How long an approval gate waits for a person; past it the call counts as denied."""
 
 
 class Settings(BaseModel):

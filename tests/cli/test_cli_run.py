@@ -36,7 +36,15 @@ def test_run_json_prints_exactly_one_object(workbench_home: Path) -> None:
         check=True,
     )
     summary = json.loads(out.stdout)  # the whole of stdout is one JSON object
-    assert set(summary) == {"execution_id", "status", "answer", "steps", "tokens", "cost_usd"}
+    assert set(summary) == {
+        "execution_id",
+        "status",
+        "answer",
+        "steps",
+        "tokens",
+        "cost_usd",
+        "pending_approval",
+    }
     assert summary["execution_id"] == "ex-cli-1"
     assert summary["status"] == "completed"
     assert summary["steps"] == 3

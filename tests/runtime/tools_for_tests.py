@@ -68,3 +68,17 @@ def send_email(to: str, body: str, ctx: ToolContext) -> str:
         Path(marker).write_text("in tool")
         time.sleep(30)
     return f"sent to {to}"
+
+
+@tool(side_effects=True, requires_approval=True)
+def wire_money(to: str, amount: float, ctx: ToolContext) -> str:
+    """Wire money (to the outbox file), at most once per idempotency key; needs approval.
+
+    Args:
+        to: Recipient account.
+        amount: How much.
+    """
+    outbox = _outbox()
+    with outbox.open("a") as f:
+        f.write(json.dumps({"key": ctx.idempotency_key, "to": to, "amount": amount}) + "\n")
+    return f"wired {amount} to {to}"

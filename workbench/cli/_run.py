@@ -16,10 +16,10 @@ from workbench.errors import WorkbenchError
 from workbench.runtime import AgentSpec, ExecutionResult, StepEvent, resume, run
 from workbench.tracing import configure_phoenix
 
-__all__ = ["register"]
+__all__ = ["exit_code", "printer", "register", "report"]
 
 
-def _printer(console: Console) -> Callable[[StepEvent], None]:
+def printer(console: Console) -> Callable[[StepEvent], None]:
     def show(event: StepEvent) -> None:
         tag = "[dim](replayed)[/] " if event.replayed else ""
         cost = f"[dim]{event.prompt_tokens + event.completion_tokens} tok, ${event.cost_usd:.6f}[/]"
@@ -41,11 +41,21 @@ def _printer(console: Console) -> Callable[[StepEvent], None]:
             console.print(f"         [magenta]retry[/] {event.text}")
         elif event.type == "repair":
             console.print(f"         [magenta]repair[/] {event.text}")
+        elif event.type == "guardrail":
+            console.print(f"         [red]guardrail[/] flagged the output of {event.tool_name}")
+        elif event.type == "policy":
+            console.print(f"         [red]policy[/] denied {event.tool_name}: {event.text}")
+        elif event.type == "approval":
+            console.print(
+                f"         [yellow]approval needed[/] for {event.tool_name}({event.arguments}):"
+                f" {event.text}\n         approve: [bold]workbench approve {event.approval_id}[/]"
+                f"   deny: [bold]workbench approve {event.approval_id} --deny[/]"
+            )
 
     return show
 
 
-def _report(result: ExecutionResult, console: Console, as_json: bool) -> None:
+def report(result: ExecutionResult, console: Console, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result.summary()) + "\n")
         return
@@ -63,7 +73,10 @@ def _report(result: ExecutionResult, console: Console, as_json: bool) -> None:
     console.print(f"[bold]execution id[/] {result.execution_id}")
 
 
-def _exit_code(result: ExecutionResult) -> int:
+def exit_code(result: ExecutionResult) -> int:
+    """0 completed, 3 paused at an approval gate, 1 any other status."""
+    if result.status.value == "awaiting_approval":
+        return 3
     return 0 if result.status.value == "completed" else 1
 
 
@@ -87,12 +100,12 @@ def register(app: typer.Typer) -> None:
         try:
             spec = AgentSpec.from_yaml(agent)
             configure_phoenix()  # spans also go to Phoenix when it runs or is configured
-            on_event = None if as_json else _printer(console)
+            on_event = None if as_json else printer(console)
             result = run(spec, task, execution_id=execution_id, on_event=on_event)
         except WorkbenchError as exc:
             fail(exc)
-        _report(result, console, as_json)
-        raise typer.Exit(_exit_code(result))
+        report(result, console, as_json)
+        raise typer.Exit(exit_code(result))
 
     @app.command("resume")
     def resume_command(
@@ -103,9 +116,9 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True) if as_json else Console()
         try:
             configure_phoenix()
-            on_event = None if as_json else _printer(console)
+            on_event = None if as_json else printer(console)
             result = resume(execution_id, on_event=on_event)
         except WorkbenchError as exc:
             fail(exc)
-        _report(result, console, as_json)
-        raise typer.Exit(_exit_code(result))
+        report(result, console, as_json)
+        raise typer.Exit(exit_code(result))

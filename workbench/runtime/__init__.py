@@ -1,7 +1,21 @@
 """Orchestration: agent specs and the ReAct loop on LangGraph, with durable resume."""
 
-from workbench.runtime._journal import EffectJournal, ExecutionMeta, JournalEntry, SqliteJournal
-from workbench.runtime._runtime import Runtime, new_execution_id, request_stop, resume, run
+from workbench.runtime._defenses import Authorization, Defenses, taint_sources
+from workbench.runtime._journal import (
+    Approval,
+    EffectJournal,
+    ExecutionMeta,
+    JournalEntry,
+    SqliteJournal,
+)
+from workbench.runtime._runtime import (
+    Runtime,
+    decide,
+    new_execution_id,
+    request_stop,
+    resume,
+    run,
+)
 from workbench.runtime._spec import AgentSpec, LimitsOverride
 from workbench.runtime._toolset import BUILTIN_TOOLS, import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
@@ -9,6 +23,9 @@ from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
 __all__ = [
     "BUILTIN_TOOLS",
     "AgentSpec",
+    "Approval",
+    "Authorization",
+    "Defenses",
     "EffectJournal",
     "ExecutionMeta",
     "ExecutionResult",
@@ -18,10 +35,12 @@ __all__ = [
     "Runtime",
     "SqliteJournal",
     "StepEvent",
+    "decide",
     "import_spec_modules",
     "new_execution_id",
     "request_stop",
     "resolve_tools",
     "resume",
     "run",
+    "taint_sources",
 ]

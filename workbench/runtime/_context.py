@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from workbench.models import ModelReply
+from workbench.runtime._defenses import Defenses
 from workbench.runtime._journal import EffectJournal, JournalEntry
 from workbench.runtime._spec import AgentSpec
 from workbench.runtime._types import StepEvent
@@ -84,6 +85,7 @@ class ExecutionContext:
     journal: EffectJournal
     tracer: Tracer
     root: Span
+    defenses: Defenses
     on_event: Callable[[StepEvent], None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -106,7 +108,7 @@ class ExecutionContext:
     def load_messages(self) -> None:
         """Rebuild the conversation and totals from the journal (used on every (re)start)."""
         self.messages = [
-            {"role": "system", "content": self.spec.system_prompt},
+            {"role": "system", "content": self.defenses.system_prompt(self.spec.system_prompt)},
             {"role": "user", "content": self.task},
         ]
         self.totals = Totals()
@@ -115,6 +117,20 @@ class ExecutionContext:
         for entry in self.journal.entries(self.execution_id):
             self.journaled_through = max(self.journaled_through, entry.step)
             self.append(entry)
+
+    def tool_outputs(self) -> list[tuple[str, str]]:
+        """(tool, content) of every tool result the model has read, for taint checks."""
+        names = {
+            c["id"]: c["function"]["name"]
+            for m in self.messages
+            if m["role"] == "assistant"
+            for c in (m.get("tool_calls") or [])
+        }
+        return [
+            (names.get(m["tool_call_id"], "tool"), str(m["content"]))
+            for m in self.messages
+            if m["role"] == "tool" and not str(m["content"]).startswith("ERROR ")
+        ]
 
     def lookup(self, step: int, call_index: int) -> JournalEntry | None:
         """The journal entry at (step, call), skipping the query where none can exist."""
@@ -149,6 +165,8 @@ class ExecutionContext:
             self.messages.append(reply.to_message())
         elif entry.kind == "tool":
             p = entry.payload
+            if p.get("flagged"):
+                self.defenses.flagged_context = True
             self.messages.append(
                 {"role": "tool", "tool_call_id": p["tool_call_id"], "content": p["content"]}
             )

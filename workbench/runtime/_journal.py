@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["EffectJournal", "ExecutionMeta", "JournalEntry", "SqliteJournal"]
+__all__ = ["Approval", "EffectJournal", "ExecutionMeta", "JournalEntry", "SqliteJournal"]
 
 EntryKind = Literal["model", "tool", "feedback"]
 EntryStatus = Literal["started", "done"]
+ApprovalStatus = Literal["pending", "approved", "denied"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,39 @@ class ExecutionMeta:
     trace_id: str
     principal: str | None
     created_at: float
+    scopes: tuple[str, ...] | None = None
+    """The principal's scopes, when the gateway admitted the execution."""
+    caps: dict[str, float] | None = None
+    """Budget caps the gateway set (``BudgetCaps`` fields), enforced before each model call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A tool call paused at an approval gate, and its decision once made."""
+
+    id: str
+    """``"{execution_id}:{step}:{call_index}"``."""
+    execution_id: str
+    step: int
+    call_index: int
+    tool: str
+    arguments: str
+    reason: str
+    """Why approval is needed (the policy's reason, or ``requires_approval``)."""
+    principal: str | None
+    created_at: float
+    deadline: float
+    """Unix time after which the request counts as denied."""
+    status: ApprovalStatus = "pending"
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    decided_at: float | None = None
+
+    def effective_status(self, now: float | None = None) -> ApprovalStatus:
+        """``denied`` once a pending request is past its deadline."""
+        if self.status == "pending" and (now or time.time()) > self.deadline:
+            return "denied"
+        return self.status
 
 
 class EffectJournal(ABC):
@@ -94,6 +128,28 @@ class EffectJournal(ABC):
     def stop_requested(self, execution_id: str) -> bool:
         """Whether a stop was requested."""
 
+    @abstractmethod
+    def request_approval(self, approval: Approval) -> Approval:
+        """Record a pending approval (first write wins); returns the stored one."""
+
+    @abstractmethod
+    def get_approval(self, approval_id: str) -> Approval | None:
+        """The approval with that id, if any."""
+
+    @abstractmethod
+    def decide_approval(
+        self, approval_id: str, *, approved: bool, decided_by: str | None, reason: str | None
+    ) -> Approval | None:
+        """Record the decision of a pending approval; returns it (``None`` if unknown).
+
+        A decision on a request already decided, or past its deadline, changes nothing: the
+        stored (or timed-out) decision is returned.
+        """
+
+    @abstractmethod
+    def approvals(self, *, status: ApprovalStatus | None = None) -> list[Approval]:
+        """Approvals, oldest first, optionally only those with that stored status."""
+
 
 class SqliteJournal(EffectJournal):
     """The embedded journal: one SQLite file in WAL mode.
@@ -132,8 +188,27 @@ class SqliteJournal(EffectJournal):
                 created_at REAL NOT NULL,
                 stop_requested INTEGER NOT NULL DEFAULT 0
             );
+            CREATE TABLE IF NOT EXISTS wb_approvals (
+                id TEXT PRIMARY KEY,
+                execution_id TEXT NOT NULL,
+                step INTEGER NOT NULL,
+                call_index INTEGER NOT NULL,
+                tool TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                principal TEXT,
+                created_at REAL NOT NULL,
+                deadline REAL NOT NULL,
+                status TEXT NOT NULL,
+                decided_by TEXT,
+                decision_reason TEXT,
+                decided_at REAL
+            );
             """
         )
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(wb_executions)")}
+        if "extra" not in columns:
+            self._conn.execute("ALTER TABLE wb_executions ADD COLUMN extra TEXT")
 
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
@@ -174,8 +249,8 @@ class SqliteJournal(EffectJournal):
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO wb_executions"
-                " (execution_id, thread_id, spec, task, trace_id, principal, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " (execution_id, thread_id, spec, task, trace_id, principal, created_at, extra)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     meta.execution_id,
                     meta.thread_id,
@@ -184,20 +259,36 @@ class SqliteJournal(EffectJournal):
                     meta.trace_id,
                     meta.principal,
                     meta.created_at,
+                    json.dumps(
+                        {
+                            "scopes": list(meta.scopes) if meta.scopes is not None else None,
+                            "caps": meta.caps,
+                        }
+                    ),
                 ),
             )
 
     def load_meta(self, execution_id: str) -> ExecutionMeta | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT thread_id, spec, task, trace_id, principal, created_at"
+                "SELECT thread_id, spec, task, trace_id, principal, created_at, extra"
                 " FROM wb_executions WHERE execution_id = ?",
                 (execution_id,),
             ).fetchone()
         if row is None:
             return None
+        extra = json.loads(row[6]) if row[6] else {}
+        scopes = extra.get("scopes")
         return ExecutionMeta(
-            execution_id, row[0], json.loads(row[1]), row[2], row[3], row[4], row[5]
+            execution_id,
+            row[0],
+            json.loads(row[1]),
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            scopes=tuple(scopes) if scopes is not None else None,
+            caps=extra.get("caps"),
         )
 
     def request_stop(self, execution_id: str) -> None:
@@ -215,7 +306,65 @@ class SqliteJournal(EffectJournal):
             ).fetchone()
         return bool(row and row[0])
 
+    def request_approval(self, approval: Approval) -> Approval:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO wb_approvals VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _approval_row(approval),
+            )
+        stored = self.get_approval(approval.id)
+        assert stored is not None
+        return stored
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM wb_approvals WHERE id = ?", (approval_id,)
+            ).fetchone()
+        return None if row is None else Approval(*row)
+
+    def decide_approval(
+        self, approval_id: str, *, approved: bool, decided_by: str | None, reason: str | None
+    ) -> Approval | None:
+        now = time.time()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE wb_approvals SET status = ?, decided_by = ?, decision_reason = ?,"
+                " decided_at = ? WHERE id = ? AND status = 'pending' AND deadline >= ?",
+                ("approved" if approved else "denied", decided_by, reason, now, approval_id, now),
+            )
+        return self.get_approval(approval_id)
+
+    def approvals(self, *, status: ApprovalStatus | None = None) -> list[Approval]:
+        query = "SELECT * FROM wb_approvals"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            query, params = query + " WHERE status = ?", (status,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY created_at, id", params).fetchall()
+        return [Approval(*r) for r in rows]
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+def _approval_row(a: Approval) -> tuple[Any, ...]:
+    return (
+        a.id,
+        a.execution_id,
+        a.step,
+        a.call_index,
+        a.tool,
+        a.arguments,
+        a.reason,
+        a.principal,
+        a.created_at,
+        a.deadline,
+        a.status,
+        a.decided_by,
+        a.decision_reason,
+        a.decided_at,
+    )

@@ -20,9 +20,10 @@ import jsonschema
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, interrupt
 
 from workbench.errors import (
+    BudgetExceeded,
     ModelError,
     ToolArgumentsInvalid,
     ToolError,
@@ -32,7 +33,7 @@ from workbench.errors import (
 )
 from workbench.models import ModelReply, acomplete
 from workbench.runtime._context import ExecutionContext, GraphState, LoopState
-from workbench.runtime._journal import JournalEntry
+from workbench.runtime._journal import Approval, JournalEntry
 from workbench.runtime._retry import backoff_delay, should_retry
 from workbench.runtime._types import ExecutionStatus
 from workbench.settings import Limits
@@ -120,10 +121,21 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
         reply = ModelReply.model_validate(entry.payload)
         replayed = True
     else:
+        defenses = ctx.defenses
+        try:
+            reservation = defenses.reserve(**_worst_case(ctx)) if defenses.ledger else None
+        except BudgetExceeded as exc:
+            return _finish(ExecutionStatus.BUDGET_EXCEEDED, error=f"{exc.code}: {exc.message}")
         outcome = await _call_model(ctx, state, step, started)
         if isinstance(outcome, dict):
+            defenses.settle(reservation, tokens=0, usd=0.0)
             return outcome
         reply = outcome
+        defenses.settle(
+            reservation,
+            tokens=reply.prompt_tokens + reply.completion_tokens,
+            usd=reply.cost_usd,
+        )
         entry = JournalEntry(
             ctx.execution_id, step, 0, "model", "done", reply.model_dump(mode="json")
         )
@@ -148,7 +160,16 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
     problem = _check_output(ctx, answer)
     if problem is not None:
         return _repair(ctx, state, step, problem)
+    answer = ctx.defenses.guard_answer(answer)
     return {"step": step + 1, **_finish(ExecutionStatus.COMPLETED, answer=answer)}
+
+
+def _worst_case(ctx: ExecutionContext) -> dict[str, Any]:
+    """The most the next model call can cost, for the budget reservation."""
+    from workbench.gateway import worst_case
+
+    tokens, usd = worst_case(ctx.spec.model, ctx.messages, ctx.limits.max_tokens)
+    return {"tokens": tokens, "usd": usd}
 
 
 def _budget_spent(ctx: ExecutionContext) -> str | None:
@@ -288,10 +309,23 @@ async def _tools_step(ctx: ExecutionContext, state: LoopState, started: float) -
                 replayed=True,
             )
             continue
+        refusal = None if truncated else _gate(ctx, step, index, call.name, call.arguments)
         remaining = _remaining(ctx, state, started)
         content, error, repair = await _run_tool(
-            ctx, step, index, call.name, call.arguments, truncated=truncated, remaining=remaining
+            ctx,
+            step,
+            index,
+            call.name,
+            call.arguments,
+            truncated=truncated,
+            remaining=remaining,
+            refusal=refusal,
         )
+        flagged = False
+        if error is None:
+            content, flagged = ctx.defenses.guard_tool_output(call.name, content)
+            if flagged:
+                ctx.emit("guardrail", step, tool_name=call.name, text=content)
         timed_out = timed_out or (
             error == ToolTimeout.code and remaining <= ctx.limits.tool_timeout_s
         )
@@ -301,6 +335,7 @@ async def _tools_step(ctx: ExecutionContext, state: LoopState, started: float) -
             "content": content,
             "error": error,
             "repair": repair,
+            "flagged": flagged,
         }
         done = JournalEntry(*key, "tool", "done", payload)
         ctx.journal.record(done)
@@ -334,8 +369,12 @@ async def _run_tool(
     *,
     truncated: bool,
     remaining: float,
+    refusal: ToolError | None = None,
 ) -> tuple[str, str | None, bool]:
-    """Run one tool call; returns (content for the model, error code, counts as a repair)."""
+    """Run one tool call; returns (content for the model, error code, counts as a repair).
+
+    ``refusal`` is the defenses' refusal of the call: it is reported like any tool error.
+    """
     with ctx.tracer.span(
         f"tool {name}",
         SpanKind.TOOL,
@@ -347,6 +386,8 @@ async def _run_tool(
         },
     ) as span:
         try:
+            if refusal is not None:
+                raise refusal
             if truncated:
                 raise ToolArgumentsInvalid(
                     "your reply was cut off at the token limit, so this call's arguments"
@@ -396,3 +437,93 @@ async def _run_tool(
         content = result if isinstance(result, str) else json.dumps(result, default=str)
         span.set_attribute("output.value", _clip(content))
         return content, None, False
+
+
+def _gate(
+    ctx: ExecutionContext, step: int, index: int, name: str, raw_arguments: str
+) -> ToolError | None:
+    """Policy, egress guard and approval gate for one call; a refusal, or ``None`` to run it.
+
+    An "ask" pauses the execution here (a LangGraph interrupt) until the approval is
+    decided in any process; the node then runs again, calls before this one replay from
+    the journal, and this function reads the decision.
+    """
+    defenses = ctx.defenses
+    try:
+        tool = ctx.tools.get(name)
+        arguments = tool.parse_arguments(raw_arguments)
+    except ToolError:
+        return None  # _run_tool reports it to the model as a repair
+    if defenses.policy is None and defenses.guard is None and not tool.requires_approval:
+        return None
+    auth = defenses.authorize(tool, arguments, raw_arguments, ctx.tool_outputs())
+    if auth.effect == "deny":
+        ctx.emit("policy", step, tool_name=name, arguments=raw_arguments, text=auth.reason)
+        return auth.refusal
+    if auth.effect == "allow":
+        return None
+    approval_id = f"{ctx.execution_id}:{step}:{index}"
+    approval = ctx.journal.get_approval(approval_id)
+    if approval is None:
+        now = time.time()
+        approval = ctx.journal.request_approval(
+            Approval(
+                id=approval_id,
+                execution_id=ctx.execution_id,
+                step=step,
+                call_index=index,
+                tool=name,
+                arguments=raw_arguments,
+                reason=auth.reason,
+                principal=ctx.principal,
+                created_at=now,
+                deadline=now + ctx.limits.approval_timeout_s,
+            )
+        )
+        defenses.event(
+            kind="approval",
+            rule="ask",
+            severity="high" if auth.tainted else "medium",
+            action="ask",
+            tool=name,
+            channel="tool_argument",
+            excerpt=raw_arguments,
+            detail={
+                "approval_id": approval_id,
+                "reason": auth.reason,
+                "taint_sources": list(auth.taint_sources),
+            },
+        )
+        ctx.emit(
+            "approval",
+            step,
+            tool_name=name,
+            arguments=raw_arguments,
+            text=auth.reason,
+            approval_id=approval_id,
+            status="pending",
+        )
+    while approval.effective_status() == "pending":
+        # Returns only when resumed; a stale resume value meant for an earlier gate of this
+        # node is read here too, so the decision is re-read and the loop pauses again.
+        interrupt({"approval_id": approval_id, "tool": name, "reason": auth.reason})
+        fresh = ctx.journal.get_approval(approval_id)
+        assert fresh is not None
+        approval = fresh
+    if approval.effective_status() == "approved":
+        return None
+    why = approval.decision_reason or (
+        "the approval timed out" if approval.status == "pending" else "denied"
+    )
+    if approval.status == "pending":
+        defenses.event(
+            kind="approval",
+            rule="timeout",
+            severity="medium",
+            action="deny",
+            tool=name,
+            channel="tool_argument",
+            excerpt=raw_arguments,
+            detail={"approval_id": approval_id},
+        )
+    return defenses.denied_at_gate(name, why)

@@ -15,23 +15,37 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from workbench._util import run_sync
-from workbench.errors import ConfigError, ExecutionNotFound
+from workbench.errors import ApprovalNotFound, ConfigError, ExecutionNotFound
 from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
 from workbench.runtime._context import ExecutionContext, GraphState, LoopState
-from workbench.runtime._journal import ExecutionMeta, SqliteJournal
+from workbench.runtime._defenses import Defenses
+from workbench.runtime._journal import Approval, ExecutionMeta, SqliteJournal
 from workbench.runtime._loop import build_graph
 from workbench.runtime._spec import AgentSpec
 from workbench.runtime._toolset import import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
 from workbench.settings import Settings, get_settings
-from workbench.tracing import SpanKind, Tracer, get_tracer, tracer_for
+from workbench.tracing import (
+    SafetyEvent,
+    SpanKind,
+    Tracer,
+    get_tracer,
+    record_safety_event,
+    tracer_for,
+)
 
-__all__ = ["Runtime", "new_execution_id", "request_stop", "resume", "run"]
+if TYPE_CHECKING:
+    from workbench.gateway import BudgetLedger
+
+__all__ = ["Runtime", "decide", "new_execution_id", "request_stop", "resume", "run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,23 +76,50 @@ class Runtime:
     Args:
         settings: Where state lives and the default limits; from the environment if omitted.
         tracer: Where spans go; the process-wide tracer if omitted.
+        ledger: The budget ledger that enforces the caps the gateway sets on an execution
+            (reserve-then-settle before every model call); the gateway's default SQLite
+            ledger in this home when omitted.
+        durable: ``False`` keeps checkpoints and the journal in memory: faster, for runs
+            whose unit of resumption is larger than one execution (eval samples), but an
+            execution cannot be resumed by another process or pause at an approval gate.
     """
 
-    def __init__(self, settings: Settings | None = None, *, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        tracer: Tracer | None = None,
+        ledger: BudgetLedger | None = None,
+        durable: bool = True,
+    ) -> None:
         self.settings = settings or get_settings()
         self.tracer = tracer or (
             get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
         )
-        self.journal = SqliteJournal(self.settings.journal_path)
+        self.durable = durable
+        self.journal = SqliteJournal(self.settings.journal_path if durable else Path(":memory:"))
+        self._ledger = ledger
         self._contexts: dict[str, ExecutionContext] = {}
-        self._saver: InlineSqliteSaver | None = None
+        self._saver: InlineSqliteSaver | InMemorySaver | None = None
         self._compiled: _Graph | None = None
 
     def _graph(self) -> _Graph:
         if self._compiled is None:
-            self._saver = open_checkpointer(self.settings.checkpoint_path)
+            if self.durable:
+                self._saver = open_checkpointer(self.settings.checkpoint_path)
+            else:
+                self._saver = InMemorySaver()
             self._compiled = build_graph(self._contexts.__getitem__, self._saver)
         return self._compiled
+
+    def _ledger_for(self, meta: ExecutionMeta) -> BudgetLedger | None:
+        if meta.caps is None and self._ledger is None:
+            return None
+        if self._ledger is None:
+            from workbench.gateway import default_ledger
+
+            self._ledger = default_ledger(self.settings)
+        return self._ledger
 
     async def aclose(self) -> None:
         """Close the checkpoint and journal connections."""
@@ -86,8 +127,9 @@ class Runtime:
 
     def close(self) -> None:
         """Close the checkpoint and journal connections."""
-        if self._saver is not None:
+        if isinstance(self._saver, InlineSqliteSaver):
             self._saver.conn.close()
+        if self._saver is not None:
             self._saver = None
             self._compiled = None
         self.journal.close()
@@ -100,9 +142,11 @@ class Runtime:
         execution_id: str | None = None,
         thread_id: str | None = None,
         principal: str | None = None,
+        scopes: tuple[str, ...] | None = None,
+        caps: dict[str, float] | None = None,
         on_event: EventCallback | None = None,
     ) -> ExecutionResult:
-        """Run ``spec`` on ``task`` to a final status.
+        """Run ``spec`` on ``task`` to a final status (or to an approval gate).
 
         Args:
             spec: The agent.
@@ -111,6 +155,10 @@ class Runtime:
                 that did not finish, that execution continues (as :meth:`aresume`).
             thread_id: Conversation to group this execution with; a new one if omitted.
             principal: Who asked (recorded in the trace store; the gateway sets it).
+            scopes: The principal's scopes, for tool policies; ``None`` for a local run,
+                which holds every scope.
+            caps: Budget caps (``BudgetCaps`` fields) enforced through the ledger before
+                every model call; the gateway sets them from the principal's key.
             on_event: Called with each :class:`StepEvent` as it happens.
 
         Returns:
@@ -127,6 +175,8 @@ class Runtime:
                 trace_id=os.urandom(16).hex(),
                 principal=principal,
                 created_at=time.time(),
+                scopes=scopes,
+                caps=caps,
             )
             self.journal.save_meta(meta)
         elif meta.spec.get("name") != spec.name or meta.task != task:
@@ -159,6 +209,83 @@ class Runtime:
         if context is not None:
             context.stop.set()
         self.journal.request_stop(execution_id)
+
+    def pending_approvals(self) -> list[Approval]:
+        """Approvals waiting for a decision (not yet past their deadline), oldest first."""
+        now = time.time()
+        return [a for a in self.journal.approvals(status="pending") if a.deadline >= now]
+
+    def get_approval(self, approval_id: str) -> Approval:
+        """One approval request and its decision.
+
+        Raises:
+            ApprovalNotFound: No approval has that id in this workbench home.
+        """
+        approval = self.journal.get_approval(approval_id)
+        if approval is None:
+            raise ApprovalNotFound(
+                f"no approval {approval_id!r} in {self.settings.journal_path};"
+                " `workbench approve --list` shows the pending ones"
+            )
+        return approval
+
+    async def adecide(
+        self,
+        approval_id: str,
+        *,
+        approve: bool,
+        reason: str | None = None,
+        decided_by: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ExecutionResult:
+        """Approve or deny a paused tool call, then resume its execution in this process.
+
+        Approve runs the tool once; deny returns a tool error to the model. A request past
+        its deadline stays denied whatever is decided now.
+
+        Raises:
+            ApprovalNotFound: No approval has that id.
+        """
+        self.get_approval(approval_id)
+        decided = self.journal.decide_approval(
+            approval_id, approved=approve, decided_by=decided_by, reason=reason
+        )
+        assert decided is not None
+        status = decided.effective_status()
+        record_safety_event(
+            self.tracer,
+            SafetyEvent(
+                kind="approval",
+                rule="timeout" if decided.status == "pending" else "decision",
+                severity="info",
+                action="approve" if status == "approved" else "deny",
+                principal=decided.principal,
+                execution_id=decided.execution_id,
+                channel="tool_argument",
+                tool=decided.tool,
+                excerpt=decided.arguments,
+                detail={
+                    "approval_id": approval_id,
+                    "decided_by": decided.decided_by,
+                    "reason": decided.decision_reason,
+                },
+            ),
+        )
+        return await self.aresume(decided.execution_id, on_event=on_event)
+
+    async def aexpire_approvals(
+        self, *, on_event: EventCallback | None = None
+    ) -> list[ExecutionResult]:
+        """Resume every execution whose approval request is past its deadline (a deny)."""
+        now = time.time()
+        overdue = [a for a in self.journal.approvals(status="pending") if a.deadline < now]
+        return [await self.aresume(a.execution_id, on_event=on_event) for a in overdue]
+
+    def _paused_at(self, execution_id: str) -> Approval | None:
+        pending = [
+            a for a in self.journal.approvals(status="pending") if a.execution_id == execution_id
+        ]
+        return pending[-1] if pending else None
 
     async def _execute(
         self, meta: ExecutionMeta, spec: AgentSpec, on_event: EventCallback | None
@@ -195,6 +322,14 @@ class Runtime:
             },
             trace_id=meta.trace_id,
         ) as root:
+            defenses = Defenses.build(
+                spec,
+                tracer=self.tracer,
+                execution_id=meta.execution_id,
+                principal=meta.principal,
+                scopes=meta.scopes,
+                ledger=self._ledger_for(meta),
+            )
             ctx = ExecutionContext(
                 execution_id=meta.execution_id,
                 thread_id=meta.thread_id,
@@ -207,6 +342,7 @@ class Runtime:
                 journal=self.journal,
                 tracer=self.tracer,
                 root=root,
+                defenses=defenses,
                 on_event=on_event,
             )
             ctx.load_messages()
@@ -220,16 +356,26 @@ class Runtime:
                     "updated_at": time.time(),
                 },
             )
+            paused: Approval | None = None
+            durability: Any = "sync" if self.durable else "exit"
             try:
                 snapshot = await graph.aget_state(config)
                 values: Any = snapshot.values
+                gate = self._paused_at(meta.execution_id) if snapshot.next else None
                 if values and not snapshot.next:
                     state: LoopState = values["loop"]  # finished before: report it again
+                elif gate is not None and gate.effective_status() == "pending":
+                    state, paused = values["loop"], gate  # still waiting: nothing to run
                 else:
-                    final: Any = await graph.ainvoke(
-                        None if values else {"loop": _initial_state()}, config, durability="sync"
+                    graph_input: Any = (
+                        Command(resume=gate.effective_status())
+                        if gate is not None
+                        else (None if values else {"loop": _initial_state()})
                     )
+                    final: Any = await graph.ainvoke(graph_input, config, durability=durability)
                     state = final["loop"]
+                    if (await graph.aget_state(config)).next:
+                        paused = self._paused_at(meta.execution_id)
             except Exception as exc:
                 log.exception("execution %s failed", meta.execution_id)
                 root.record_error(exc)
@@ -240,12 +386,18 @@ class Runtime:
                 }
             finally:
                 self._contexts.pop(meta.execution_id, None)
+            status = (
+                ExecutionStatus.AWAITING_APPROVAL
+                if paused is not None
+                else ExecutionStatus(state["status"])
+            )
             result = ExecutionResult(
                 execution_id=meta.execution_id,
                 thread_id=meta.thread_id,
                 agent_name=spec.name,
                 agent_version=spec.version,
-                status=ExecutionStatus(state["status"]),
+                status=status,
+                pending_approval=paused.id if paused is not None else None,
                 answer=state["answer"],
                 steps=ctx.totals.steps,
                 prompt_tokens=ctx.totals.prompt_tokens,
@@ -271,6 +423,7 @@ class Runtime:
             max(result.steps - 1, 0),
             status=result.status.value,
             text=result.answer if result.error is None else result.error,
+            approval_id=result.pending_approval,
         )
         self.tracer.record(
             "executions",
@@ -332,6 +485,33 @@ def resume(
         runtime = Runtime(settings)
         try:
             return await runtime.aresume(execution_id, on_event=on_event)
+        finally:
+            await runtime.aclose()
+
+    return run_sync(go())
+
+
+def decide(
+    approval_id: str,
+    *,
+    approve: bool,
+    reason: str | None = None,
+    decided_by: str | None = None,
+    on_event: EventCallback | None = None,
+    settings: Settings | None = None,
+) -> ExecutionResult:
+    """Sync wrapper of :meth:`Runtime.adecide` on a fresh runtime (``workbench approve``)."""
+
+    async def go() -> ExecutionResult:
+        runtime = Runtime(settings)
+        try:
+            return await runtime.adecide(
+                approval_id,
+                approve=approve,
+                reason=reason,
+                decided_by=decided_by,
+                on_event=on_event,
+            )
         finally:
             await runtime.aclose()
 

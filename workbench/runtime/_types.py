@@ -11,9 +11,11 @@ __all__ = ["ExecutionResult", "ExecutionStatus", "StepEvent"]
 
 
 class ExecutionStatus(StrEnum):
-    """Where an execution stands. Every value but ``running`` is final."""
+    """Where an execution stands. Every value but ``running`` and ``awaiting_approval``
+    (paused at an approval gate, resumed by ``workbench approve``) is final."""
 
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
     COMPLETED = "completed"
     STEP_LIMIT = "step_limit"
     TIMEOUT = "timeout"
@@ -31,9 +33,11 @@ class StepEvent(BaseModel):
 
     execution_id: str
     """The execution it belongs to."""
-    type: Literal["model", "tool", "retry", "repair", "status"]
+    type: Literal["model", "tool", "retry", "repair", "status", "guardrail", "policy", "approval"]
     """``model``: a model reply; ``tool``: a tool result; ``retry``: a model call is
-    retried; ``repair``: malformed output sent back; ``status``: the execution ended."""
+    retried; ``repair``: malformed output sent back; ``status``: the execution ended or
+    paused; ``guardrail``: a guardrail flagged text; ``policy``: the policy denied a call;
+    ``approval``: a call waits at an approval gate (``approval_id``) or was decided."""
     step: int
     """Zero-based step (model call) number."""
     text: str | None = None
@@ -56,6 +60,8 @@ class StepEvent(BaseModel):
     """USD of the execution so far."""
     status: str | None = None
     """Final status, on a ``status`` event."""
+    approval_id: str | None = None
+    """The approval request, on an ``approval`` event."""
 
 
 class ExecutionResult(BaseModel):
@@ -89,6 +95,8 @@ class ExecutionResult(BaseModel):
     """What stopped it, when it did not complete."""
     trace_id: str
     """Trace of every span of the execution."""
+    pending_approval: str | None = None
+    """The approval it waits for, when ``status`` is ``awaiting_approval``."""
 
     @property
     def tokens(self) -> int:
@@ -104,4 +112,5 @@ class ExecutionResult(BaseModel):
             "steps": self.steps,
             "tokens": self.tokens,
             "cost_usd": self.cost_usd,
+            "pending_approval": self.pending_approval,
         }
