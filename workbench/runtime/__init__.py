@@ -1,5 +1,6 @@
 """Orchestration: agent specs and the ReAct loop on LangGraph, with durable resume."""
 
+from workbench.runtime._context import ToolOverride
 from workbench.runtime._defenses import Authorization, Defenses, taint_sources
 from workbench.runtime._journal import (
     Approval,
@@ -35,6 +36,7 @@ __all__ = [
     "Runtime",
     "SqliteJournal",
     "StepEvent",
+    "ToolOverride",
     "decide",
     "import_spec_modules",
     "new_execution_id",

@@ -20,10 +20,14 @@ from workbench.runtime._journal import EffectJournal, JournalEntry
 from workbench.runtime._spec import AgentSpec
 from workbench.runtime._types import StepEvent
 from workbench.settings import Limits
-from workbench.tools import ToolRegistry
+from workbench.tools import Tool, ToolRegistry
 from workbench.tracing import Span, Tracer
 
-__all__ = ["ExecutionContext", "GraphState", "LoopState", "Totals"]
+__all__ = ["ExecutionContext", "GraphState", "LoopState", "ToolOverride", "Totals"]
+
+ToolOverride = Callable[["Tool", dict[str, Any], str], "str | None"]
+"""``(tool, arguments, raw_arguments) -> result``: a string answers the call without
+running the tool; ``None`` runs it; a raised :class:`~workbench.errors.ToolError` refuses it."""
 
 
 class LoopState(TypedDict):
@@ -87,6 +91,8 @@ class ExecutionContext:
     root: Span
     defenses: Defenses
     on_event: Callable[[StepEvent], None] | None = None
+    tool_override: ToolOverride | None = None
+    """Answers tool calls instead of running them (shadow runs); ``None`` runs every tool."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     messages: list[dict[str, Any]] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)

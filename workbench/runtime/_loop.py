@@ -396,6 +396,12 @@ async def _run_tool(
                 )
             tool = ctx.tools.get(name)
             arguments = tool.parse_arguments(raw_arguments)
+            if ctx.tool_override is not None:
+                answered = ctx.tool_override(tool, arguments, raw_arguments)
+                if answered is not None:
+                    span.set_attribute("workbench.tool.replayed", True)
+                    span.set_attribute("output.value", _clip(answered))
+                    return answered, None, False
             key = f"{ctx.execution_id}:{step}:{index}" if tool.side_effects else None
             if key is not None:
                 # The intent is durable before the effect: a re-run after a crash here
@@ -418,8 +424,9 @@ async def _run_tool(
             span.record_error(exc)
             repair = not isinstance(exc, (ToolExecutionError, ToolTimeout, ToolRefused))
             # A call that failed, timed out or was refused is kept for `workbench dlq`;
-            # malformed calls (repairs) are the model's to fix, not the operator's.
-            if not repair:
+            # malformed calls (repairs) are the model's to fix, not the operator's, and a
+            # shadow run's refusals are divergences, not work to re-drive.
+            if not repair and ctx.tool_override is None:
                 record_dead_letter(
                     ctx.tracer,
                     execution_id=ctx.execution_id,
@@ -460,7 +467,9 @@ def _gate(
     if auth.effect == "deny":
         ctx.emit("policy", step, tool_name=name, arguments=raw_arguments, text=auth.reason)
         return auth.refusal
-    if auth.effect == "allow":
+    if auth.effect == "allow" or ctx.tool_override is not None:
+        # A shadow run never pauses: its override answers the call from the baseline's
+        # recording (a call a person approved for v1) or refuses it.
         return None
     approval_id = f"{ctx.execution_id}:{step}:{index}"
     approval = ctx.journal.get_approval(approval_id)

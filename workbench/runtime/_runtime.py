@@ -25,7 +25,7 @@ from langgraph.types import Command
 from workbench._util import run_sync
 from workbench.errors import ApprovalNotFound, ConfigError, ExecutionNotFound
 from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
-from workbench.runtime._context import ExecutionContext, GraphState, LoopState
+from workbench.runtime._context import ExecutionContext, GraphState, LoopState, ToolOverride
 from workbench.runtime._defenses import Defenses
 from workbench.runtime._journal import Approval, ExecutionMeta, SqliteJournal
 from workbench.runtime._loop import build_graph
@@ -145,6 +145,7 @@ class Runtime:
         scopes: tuple[str, ...] | None = None,
         caps: dict[str, float] | None = None,
         on_event: EventCallback | None = None,
+        tool_override: ToolOverride | None = None,
     ) -> ExecutionResult:
         """Run ``spec`` on ``task`` to a final status (or to an approval gate).
 
@@ -160,6 +161,8 @@ class Runtime:
             caps: Budget caps (``BudgetCaps`` fields) enforced through the ledger before
                 every model call; the gateway sets them from the principal's key.
             on_event: Called with each :class:`StepEvent` as it happens.
+            tool_override: Answers tool calls instead of running them (shadow runs use it
+                to serve recorded results); applies in this process only.
 
         Returns:
             The result; a failed execution is a result with a non-``completed`` status.
@@ -184,7 +187,7 @@ class Runtime:
                 f"execution {eid} exists for agent {meta.spec.get('name')!r} with another task;"
                 " use `workbench resume` to continue it or choose a new id"
             )
-        return await self._execute(meta, spec, on_event)
+        return await self._execute(meta, spec, on_event, tool_override)
 
     async def aresume(
         self, execution_id: str, *, on_event: EventCallback | None = None
@@ -288,7 +291,11 @@ class Runtime:
         return pending[-1] if pending else None
 
     async def _execute(
-        self, meta: ExecutionMeta, spec: AgentSpec, on_event: EventCallback | None
+        self,
+        meta: ExecutionMeta,
+        spec: AgentSpec,
+        on_event: EventCallback | None,
+        tool_override: ToolOverride | None = None,
     ) -> ExecutionResult:
         import_spec_modules(spec)
         tools = resolve_tools(spec)
@@ -344,6 +351,7 @@ class Runtime:
                 root=root,
                 defenses=defenses,
                 on_event=on_event,
+                tool_override=tool_override,
             )
             ctx.load_messages()
             self._contexts[meta.execution_id] = ctx
