@@ -169,3 +169,122 @@ def export(
         return
     for table, info in result.items():
         _console.print(f"{table}: {info['rows']} rows -> {info['path']}")
+
+
+@traces_app.command("alerts")
+def alerts(
+    burn_usd_per_hour: Annotated[
+        float | None,
+        typer.Option("--burn-usd-per-hour", help="Burn-rate budget per key (USD/hour).", min=0),
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="Burn-rate key: agent_version or principal.")
+    ] = "agent_version",
+    window_s: Annotated[
+        float, typer.Option("--window-s", help="Burn-rate window in seconds.", min=1)
+    ] = 3600.0,
+    execution_usd: Annotated[
+        float | None, typer.Option("--execution-usd", help="Alert on an execution over this.")
+    ] = None,
+    execution_steps: Annotated[
+        int | None, typer.Option("--execution-steps", help="Alert on more model calls than this.")
+    ] = None,
+    principal_day_usd: Annotated[
+        float | None,
+        typer.Option("--principal-day-usd", help="Alert on a principal's day over this."),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option("--webhook", help="POST each alert here (repeatable).")
+    ] = None,
+    every: Annotated[
+        float | None,
+        typer.Option("--every", help="Check again every N seconds (else check once).", min=1),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="With --every: stop after N checks.", min=1)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per alert.")] = False,
+) -> None:
+    """Check cost alerts now (or on a schedule): burn rate and thresholds, from the store.
+
+    Run it from cron, or keep it running with --every. Each alert is recorded in the
+    store (``cost_alerts`` / ``safety_events``) and sent to the log and any --webhook.
+    """
+    import time
+
+    from workbench.tracing import (
+        BurnRateMonitor,
+        CostNotifier,
+        LogNotifier,
+        ThresholdMonitor,
+        Thresholds,
+        WebhookNotifier,
+        get_tracer,
+    )
+
+    if by not in ("agent_version", "principal"):
+        typer.echo("error: --by must be agent_version or principal", err=True)
+        raise typer.Exit(2)
+    thresholds = Thresholds(
+        execution_usd=execution_usd,
+        execution_steps=execution_steps,
+        principal_day_usd=principal_day_usd,
+    )
+    if burn_usd_per_hour is None and thresholds == Thresholds():
+        typer.echo(
+            "error: give --burn-usd-per-hour and/or a threshold (--execution-usd,"
+            " --execution-steps, --principal-day-usd)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    notifiers: list[CostNotifier] = [LogNotifier()]
+    notifiers += [WebhookNotifier(url) for url in webhook or []]
+    tracer = get_tracer()
+    burn = (
+        BurnRateMonitor(
+            burn_usd_per_hour,
+            by="principal" if by == "principal" else "agent_version",
+            window_s=window_s,
+            notifiers=notifiers,
+            tracer=tracer,
+        )
+        if burn_usd_per_hour is not None
+        else None
+    )
+    limits = ThresholdMonitor(thresholds, notifiers=notifiers, tracer=tracer)
+    store = TraceStore()
+    checks = 0
+    try:
+        while True:
+            raised: list[dict[str, Any]] = []
+            if burn is not None:
+                raised += [
+                    {"type": "cost_alert", **a.model_dump(mode="json")}
+                    for a in burn.check_store(store)
+                ]
+            raised += [
+                {"type": "threshold_alert", **a.model_dump(mode="json")}
+                for a in limits.check_store(store)
+            ]
+            tracer.flush()
+            for alert in raised:
+                if as_json:
+                    typer.echo(json.dumps(alert))
+                else:
+                    _console.print(
+                        f"[red]{alert['type']}[/] {alert['scope']} {alert['key']}: "
+                        + (
+                            f"{alert['burn_rate_usd_per_hour']:.4f} USD/h > "
+                            f"{alert['budget_usd_per_hour']:.4f}"
+                            if alert["type"] == "cost_alert"
+                            else f"{alert['value']:g} > {alert['threshold']:g}"
+                        )
+                    )
+            if not raised and not as_json:
+                _console.print("no new alerts")
+            checks += 1
+            if every is None or (count is not None and checks >= count):
+                return
+            time.sleep(every)
+    except WorkbenchError as exc:
+        fail(exc)

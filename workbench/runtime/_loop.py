@@ -116,6 +116,9 @@ async def _agent_step(ctx: ExecutionContext, state: LoopState, started: float) -
         )
     entry = ctx.lookup(step, 0)
     if entry is None and (spent := _budget_spent(ctx)) is not None:
+        ctx.defenses.event(
+            kind="budget", rule="execution_limit", severity="medium", action="stop", excerpt=spent
+        )
         return _finish(ExecutionStatus.BUDGET_EXCEEDED, error=spent)
     if entry is not None:
         reply = ModelReply.model_validate(entry.payload)

@@ -42,6 +42,7 @@ from workbench.tracing._spool import (
     default_fallback_dir,
 )
 from workbench.tracing._store import COST_DIMENSIONS, EXPORT_TABLES, TraceStore, cost_query
+from workbench.tracing._thresholds import ThresholdAlert, ThresholdMonitor, Thresholds
 from workbench.tracing._tracer import Tracer, TracerStats, get_tracer, set_tracer, tracer_for
 
 __all__ = [
@@ -69,6 +70,9 @@ __all__ = [
     "SpanRecord",
     "SpoolExporter",
     "SpoolStats",
+    "ThresholdAlert",
+    "ThresholdMonitor",
+    "Thresholds",
     "TraceStore",
     "Tracer",
     "TracerStats",

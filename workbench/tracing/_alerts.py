@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from workbench.tracing._store import TraceStore
+    from workbench.tracing._thresholds import ThresholdAlert
     from workbench.tracing._tracer import Tracer
 
 __all__ = [
@@ -74,15 +75,25 @@ class CostNotifier(ABC):
     """
 
     @abstractmethod
-    def notify(self, alert: CostAlert) -> None:
-        """Deliver one alert."""
+    def notify(self, alert: CostAlert | ThresholdAlert) -> None:
+        """Deliver one alert: a burn-rate :class:`CostAlert` or a ``ThresholdAlert``."""
 
 
 class LogNotifier(CostNotifier):
     """Logs each alert as a warning on ``workbench.tracing.alerts``."""
 
-    def notify(self, alert: CostAlert) -> None:
+    def notify(self, alert: CostAlert | ThresholdAlert) -> None:
         """Log the alert."""
+        if not isinstance(alert, CostAlert):
+            _log.warning(
+                "%s of %s is %g, threshold %g (x%.2f)",
+                alert.scope,
+                alert.key,
+                alert.value,
+                alert.threshold,
+                alert.ratio,
+            )
+            return
         _log.warning(
             "cost burn rate of %s %s is %.4f USD/h, budget %.4f USD/h (x%.2f)",
             alert.scope,
@@ -94,7 +105,7 @@ class LogNotifier(CostNotifier):
 
 
 class WebhookNotifier(CostNotifier):
-    """POSTs each alert as JSON (``{"type": "cost_alert", ...CostAlert}``) to a URL.
+    """POSTs each alert as JSON (``{"type": "cost_alert"|"threshold_alert", ...}``) to a URL.
 
     Args:
         url: The endpoint (e.g. a chat or paging webhook).
@@ -113,9 +124,10 @@ class WebhookNotifier(CostNotifier):
         self._headers = dict(headers or {})
         self._timeout = timeout_s
 
-    def notify(self, alert: CostAlert) -> None:
-        """POST the alert."""
-        body = {"type": "cost_alert", **alert.model_dump(mode="json")}
+    def notify(self, alert: CostAlert | ThresholdAlert) -> None:
+        """POST the alert (``type`` is ``cost_alert`` or ``threshold_alert``)."""
+        kind = "cost_alert" if isinstance(alert, CostAlert) else "threshold_alert"
+        body = {"type": kind, **alert.model_dump(mode="json")}
         response = httpx.post(self.url, json=body, headers=self._headers, timeout=self._timeout)
         response.raise_for_status()
 
