@@ -216,16 +216,11 @@ class Defenses:
             from workbench.policy import ToolRequest
 
             decision = self.policy.decide(
-                ToolRequest(
+                ToolRequest.for_tool(
+                    tool,
+                    arguments,
                     principal=self.principal,
                     scopes=self.scopes if self.scopes is not None else ("agent:*", "tool:*"),
-                    tool=tool.name,
-                    tool_scope=tool.scope,
-                    risk=getattr(tool, "risk", "low"),
-                    egress=bool(getattr(tool, "egress", False)),
-                    side_effects=tool.side_effects,
-                    requires_approval=tool.requires_approval,
-                    arguments=arguments,
                     tainted=tainted,
                     taint_sources=sources,
                 )
@@ -238,7 +233,7 @@ class Defenses:
                     action="deny",
                     tool=tool.name,
                     channel="tool_argument",
-                    excerpt=raw_arguments[:_EXCERPT],
+                    excerpt=self._safe_excerpt(raw_arguments),
                     detail={"reason": decision.reason, "taint_sources": list(sources)},
                 )
                 refusal: ToolError = PolicyDenied(
@@ -247,7 +242,7 @@ class Defenses:
                 return Authorization("deny", decision.reason, refusal, tainted, sources)
             if decision.effect == "ask":
                 return Authorization("ask", decision.reason, None, tainted, sources)
-        if self.guard is not None and getattr(tool, "egress", False):
+        if self.guard is not None and tool.egress:
             verdict = self.guard.scan(raw_arguments, channel="tool_argument")
             if verdict.flagged and verdict.action == "block":
                 names = sorted({d.name for d in verdict.detectors})
@@ -269,6 +264,9 @@ class Defenses:
         if tool.requires_approval:
             return Authorization("ask", "the tool requires approval", None, tainted, sources)
         return Authorization("allow", "", None, tainted, sources)
+
+    def _safe_excerpt(self, text: str) -> str:
+        return _redacted_excerpt(self.guard, text) if self.guard else text[:_EXCERPT]
 
     def denied_at_gate(self, tool: str, reason: str) -> ApprovalDenied:
         """The tool error the model sees when a person denied the call (or it timed out)."""

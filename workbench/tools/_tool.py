@@ -7,7 +7,7 @@ import copy
 import inspect
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from jsonschema.protocols import Validator
 from pydantic import BaseModel
@@ -33,6 +33,8 @@ from workbench.tools._validation import (
 
 __all__ = ["Tool", "tool"]
 
+Risk = Literal["low", "high"]
+
 
 class Tool:
     """A function the model can call, with a strict JSON schema of its arguments.
@@ -48,9 +50,11 @@ class Tool:
         "_parameters",
         "_validator",
         "description",
+        "egress",
         "fn",
         "name",
         "requires_approval",
+        "risk",
         "scope",
         "side_effects",
         "timeout_s",
@@ -67,6 +71,8 @@ class Tool:
     timeout_s: float | None
     scope: str | None
     requires_approval: bool
+    risk: Risk
+    egress: bool
 
     def __init__(
         self,
@@ -80,6 +86,8 @@ class Tool:
         scope: str | None = None,
         requires_approval: bool = False,
         arguments_model: type[BaseModel] | None = None,
+        risk: Risk = "low",
+        egress: bool = False,
     ) -> None:
         """Build a tool from a ready schema.
 
@@ -96,6 +104,10 @@ class Tool:
             requires_approval: Whether a human must approve each call.
             arguments_model: Strict pydantic model that builds the Python values
                 (set by :func:`tool`; its fields are aliased to the argument names).
+            risk: ``"high"`` for tools that can do real harm (send mail, HTTP POST,
+                write files, run code); policies ask a person before untrusted data
+                reaches one.
+            egress: Whether the tool sends data off the machine.
 
         Raises:
             ConfigError: Bad name, schema, timeout, or a schema property the function
@@ -106,6 +118,8 @@ class Tool:
             raise ConfigError(f"tool {name!r}: timeout_s must be a positive number or None")
         if not callable(fn):
             raise ConfigError(f"tool {name!r}: fn must be callable")
+        if risk not in ("low", "high"):
+            raise ConfigError(f"tool {name!r}: risk must be 'low' or 'high', got {risk!r}")
         schema = strict_schema(parameters, tool=name)
         context = context_parameter(fn, tool=name)
         if arguments_model is None:
@@ -118,6 +132,8 @@ class Tool:
         sets(self, "timeout_s", None if timeout_s is None else float(timeout_s))
         sets(self, "scope", scope)
         sets(self, "requires_approval", requires_approval)
+        sets(self, "risk", risk)
+        sets(self, "egress", bool(egress))
         sets(self, "_parameters", schema)
         sets(self, "_validator", make_validator(schema, tool=name))
         sets(self, "_model", arguments_model)
@@ -263,6 +279,8 @@ class Tool:
         timeout_s: float | None = None,
         scope: str | None = None,
         requires_approval: bool = False,
+        risk: Risk = "low",
+        egress: bool = False,
     ) -> Tool:
         """A tool from an OpenAI function definition and the function that serves it.
 
@@ -277,6 +295,8 @@ class Tool:
             timeout_s: See :class:`Tool`.
             scope: See :class:`Tool`.
             requires_approval: See :class:`Tool`.
+            risk: See :class:`Tool`.
+            egress: See :class:`Tool`.
 
         Raises:
             ConfigError: The definition is malformed.
@@ -300,6 +320,8 @@ class Tool:
             timeout_s=timeout_s,
             scope=scope,
             requires_approval=requires_approval,
+            risk=risk,
+            egress=egress,
         )
 
     @classmethod
@@ -314,6 +336,8 @@ class Tool:
         timeout_s: float | None = None,
         scope: str | None = None,
         requires_approval: bool = False,
+        risk: Risk = "low",
+        egress: bool = False,
     ) -> Tool:
         """A tool from one operation of an OpenAPI 3.0/3.1 document.
 
@@ -333,6 +357,8 @@ class Tool:
             timeout_s: See :class:`Tool`.
             scope: See :class:`Tool`.
             requires_approval: See :class:`Tool`.
+            risk: See :class:`Tool`.
+            egress: See :class:`Tool`.
 
         Raises:
             ConfigError: The operation is missing or uses what is not supported
@@ -348,6 +374,8 @@ class Tool:
             timeout_s=timeout_s,
             scope=scope,
             requires_approval=requires_approval,
+            risk=risk,
+            egress=egress,
         )
 
 
@@ -378,6 +406,8 @@ def tool(
     timeout_s: float | None = None,
     scope: str | None = None,
     requires_approval: bool = False,
+    risk: Risk = "low",
+    egress: bool = False,
 ) -> Tool: ...
 
 
@@ -390,6 +420,8 @@ def tool(
     timeout_s: float | None = None,
     scope: str | None = None,
     requires_approval: bool = False,
+    risk: Risk = "low",
+    egress: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -403,6 +435,8 @@ def tool(
     timeout_s: float | None = None,
     scope: str | None = None,
     requires_approval: bool = False,
+    risk: Risk = "low",
+    egress: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a :class:`Tool` of a function; usable as ``@tool`` and ``@tool(...)``.
 
@@ -421,6 +455,9 @@ def tool(
         timeout_s: Per-tool timeout; ``None`` uses the caller's default.
         scope: Permission scope the tool needs.
         requires_approval: Whether a human must approve each call.
+        risk: ``"low"`` (default) or ``"high"`` (send mail, HTTP POST, write files,
+            run code); see :class:`Tool`.
+        egress: Whether the tool sends data off the machine.
 
     Raises:
         ConfigError: The name is invalid or the signature cannot be made a schema.
@@ -439,6 +476,8 @@ def tool(
             scope=scope,
             requires_approval=requires_approval,
             arguments_model=derived.model,
+            risk=risk,
+            egress=egress,
         )
 
     if fn is not None:

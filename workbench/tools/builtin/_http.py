@@ -336,6 +336,8 @@ def http_get_tool(
         description=description,
         scope="net.egress",
         side_effects=False,
+        # A GET only reads, so low risk; but what it sends (the URL) leaves the machine.
+        egress=True,
         # The call enforces timeout_s itself; the tool's timeout is a backstop.
         timeout_s=timeout_s + 5.0,
     )

@@ -95,6 +95,8 @@ def python_tool(
         description=description,
         scope="code.execute",
         side_effects=False,
+        # Running code is high risk even in the sandbox: untrusted data reaching it asks.
+        risk="high",
         # The sandbox enforces the wall time itself; the tool's timeout is a backstop.
         timeout_s=call_limits.wall_time_s + 15.0,
     )
