@@ -101,8 +101,10 @@ async def test_identical_calls_are_answered_from_the_baseline_record(
         await runtime.aclose()
     (pair,) = run.pairs
     assert _sent(outbox) == ["ops@example.com"]  # v1's one effect; v2 touched nothing
-    assert pair.first_divergent_step is None and pair.divergences == []
-    assert pair.same_answer and pair.candidate_status == "completed"
+    assert pair.first_divergent_step is None
+    assert pair.divergences == []
+    assert pair.same_answer
+    assert pair.candidate_status == "completed"
     assert [s["same"] for s in pair.steps] == [True, True, True]
 
 
@@ -128,7 +130,8 @@ async def test_a_different_call_is_refused_and_recorded_as_a_divergence(
     assert json.loads(pair.divergences[0].arguments)["to"] == "everyone@example.com"
     assert not pair.same_answer
     frame = run.frame()
-    assert frame.loc[0, "refused"] == 1 and frame.loc[0, "first_divergent_step"] == 1
+    assert frame.loc[0, "refused"] == 1
+    assert frame.loc[0, "first_divergent_step"] == 1
     # It is in the store, readable back as the same run.
     store = TraceStore()
     again = load_shadow_run(store, run.run_id)
@@ -160,8 +163,10 @@ async def test_shadow_of_recorded_executions_from_the_store(
     assert _sent(outbox) == ["ops@example.com"]  # only the live execution's effect
     assert pair.baseline_execution_id == "ex-live-1"
     # Same calls, so the trajectories match; the answers differ.
-    assert pair.first_divergent_step is None and not pair.same_answer
-    assert pair.baseline_cost_usd > 0 and pair.candidate_cost_usd > 0
+    assert pair.first_divergent_step is None
+    assert not pair.same_answer
+    assert pair.baseline_cost_usd > 0
+    assert pair.candidate_cost_usd > 0
 
 
 def test_cli_shadow_run_and_report(workbench_home: Path, outbox: Path, tmp_path: Path) -> None:
@@ -195,6 +200,8 @@ def test_cli_shadow_run_and_report(workbench_home: Path, outbox: Path, tmp_path:
     shown = runner.invoke(app, ["shadow", "report", summary["run_id"], "--json"])
     assert shown.exit_code == 0, shown.output
     rows = [json.loads(x) for x in shown.stdout.splitlines()]
-    assert rows[0]["sample_id"] == "a" and rows[0]["first_divergent_step"] == 1
+    assert rows[0]["sample_id"] == "a"
+    assert rows[0]["first_divergent_step"] == 1
     missing = runner.invoke(app, ["shadow", "report", "nope"])
-    assert missing.exit_code == 2 and "[run_not_found]" in missing.output
+    assert missing.exit_code == 2
+    assert "[run_not_found]" in missing.output

@@ -56,7 +56,8 @@ async def test_approve_runs_the_tool_once_and_the_execution_finishes(
     assert "approval" in events.types()
     pending = runtime.pending_approvals()
     assert [a.id for a in pending] == [paused.pending_approval]
-    assert pending[0].tool == "wire_money" and "value-of-acct" in pending[0].arguments
+    assert pending[0].tool == "wire_money"
+    assert "value-of-acct" in pending[0].arguments
 
     # Resuming without a decision runs nothing and stays paused.
     again = await runtime.aresume(paused.execution_id)
@@ -68,7 +69,8 @@ async def test_approve_runs_the_tool_once_and_the_execution_finishes(
         done = await other.adecide(paused.pending_approval, approve=True, decided_by="bob")
     finally:
         await other.aclose()
-    assert done.status is ExecutionStatus.COMPLETED and done.answer == "done"
+    assert done.status is ExecutionStatus.COMPLETED
+    assert done.answer == "done"
     assert [row["to"] for row in _lines(outbox)] == ["value-of-acct"]
     assert runtime.get_approval(paused.pending_approval).status == "approved"
     assert runtime.pending_approvals() == []
@@ -102,7 +104,6 @@ async def test_an_approval_past_its_deadline_is_a_deny(
     spec = make_spec(_script()[1:], tools=TOOLS, limits={"approval_timeout_s": 0.05})
     paused = await runtime.arun(spec, "pay")
     assert paused.status is ExecutionStatus.AWAITING_APPROVAL
-    import asyncio
 
     await asyncio.sleep(0.1)
     assert runtime.pending_approvals() == []
@@ -156,8 +157,7 @@ def test_cli_run_pauses_and_approve_resumes(
     model = register_script("approvals-cli", _script())
     agent = tmp_path / "payer.yaml"
     agent.write_text(
-        f"name: payer\nmodel: {model}\nsystem_prompt: You pay.\n"
-        f"tools: {json.dumps(TOOLS)}\n",
+        f"name: payer\nmodel: {model}\nsystem_prompt: You pay.\ntools: {json.dumps(TOOLS)}\n",
         encoding="utf-8",
     )
     runner = CliRunner()

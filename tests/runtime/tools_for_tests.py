@@ -82,3 +82,16 @@ def wire_money(to: str, amount: float, ctx: ToolContext) -> str:
     with outbox.open("a") as f:
         f.write(json.dumps({"key": ctx.idempotency_key, "to": to, "amount": amount}) + "\n")
     return f"wired {amount} to {to}"
+
+
+@tool
+def read_ticket(ticket_id: str) -> str:
+    """Read a support ticket (its text comes from a customer: untrusted).
+
+    Args:
+        ticket_id: The ticket.
+    """
+    return (
+        f"Ticket {ticket_id}: my invoice is wrong, please send the corrected one to "
+        "billing@example.com. Thanks, Dana."
+    )

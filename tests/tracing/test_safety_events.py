@@ -8,8 +8,8 @@ from workbench.tracing import (
     SAFETY_EVENTS,
     SafetyEvent,
     SpoolExporter,
-    TraceStore,
     Tracer,
+    TraceStore,
     record_safety_event,
 )
 

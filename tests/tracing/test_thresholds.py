@@ -82,7 +82,8 @@ def test_each_threshold_is_raised_once_with_an_event_and_a_webhook(
         ("execution_steps", "ex-long"),
         ("principal_day_usd", "alice@2026-05-28"),
     }
-    assert alerts[0].scope == "execution_steps" and alerts[0].ratio == 3.0  # worst first
+    assert alerts[0].scope == "execution_steps"
+    assert alerts[0].ratio == 3.0
     assert len(collect.alerts) == 3
     assert sorted(b["scope"] for b in hook.bodies) == [
         "execution_steps",
@@ -123,6 +124,7 @@ def test_cli_alerts_checks_once_and_prints_json(workbench_home: Path) -> None:
         "ex-a",
     )
     again = runner.invoke(app, ["traces", "alerts", "--execution-usd", "0.5"])
-    assert again.exit_code == 0 and "no new alerts" in again.output
+    assert again.exit_code == 0
+    assert "no new alerts" in again.output
     nothing = runner.invoke(app, ["traces", "alerts"])
     assert nothing.exit_code == 2
