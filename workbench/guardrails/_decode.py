@@ -1,0 +1,254 @@
+"""Layer 1b: decoding of encoded runs, so that an encoded payload is scanned in clear.
+
+Only candidate runs are decoded: a regular expression finds runs that look like
+base64, base32, hex, ``\\xNN`` escapes, percent-encoding, HTML entities, ``\\uNNNN``
+escapes or 8-bit binary, and a run is kept only when it decodes to mostly printable
+text. Whole-text transforms (ROT13, reversal, leetspeak, letter spacing) are applied
+only when a cheap trigger shows they may reveal something. Every decoding returns a
+:class:`View` that the guard scans with the same detectors, recursively up to
+``max_depth`` and a total of ``max_chars`` decoded characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+__all__ = ["View", "decode_views"]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One decoded view of a text.
+
+    Attributes:
+        text: The decoded text.
+        layer: How it was obtained (``base64``, ``rot13``, ...).
+        start: Start of the encoded run in the text it was decoded from (``None``
+            for whole-text transforms).
+        end: End of that run.
+    """
+
+    text: str
+    layer: str
+    start: int | None
+    end: int | None
+
+
+_HEX_ESC = re.compile(r"(?:(?:\\x|0x)[0-9a-fA-F]{2}[ ,]*){4,}")
+_PCT_HIT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PCT = re.compile(r"(?:[^\s%]*%[0-9A-Fa-f]{2}){3,}[^\s%]*")
+_ENTITY = re.compile(r"(?:&#(?:[0-9]{2,6}|[xX][0-9a-fA-F]{2,6});\s?){3,}")
+_UESC = re.compile(r"(?:\\u[0-9a-fA-F]{4}){3,}")
+_BINARY = re.compile(r"(?<![01])(?:[01]{8}[ ]?){4,}(?![01])")
+_SPACED = re.compile(r"(?<![^\W_])(?:[A-Za-z][ .\-_*|/]{1,2}){4,}[A-Za-z](?![^\W_])")
+_PIECE = re.compile(r"[A-Za-z0-9+/_-]+=*")
+_STRIP = "\"'`()[]{}<>,.;:!?"
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+_B32CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
+_B64CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+_ROT13 = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    b"NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+_LEET = bytes.maketrans(b"013457@$|!", b"oieastasli")
+_SQUEEZE = b" .-_*|/\t\n"
+
+# Words whose appearance only after a transform shows the transform revealed
+# something (a trigger to scan the transformed view, not a rule).
+_WORDS = (
+    "ignore", "disregard", "forget", "previous", "instructions", "system prompt", "jailbreak",
+    "developer mode", "pretend", "reveal", "password", "secret", "you are now",
+    "restrictions", "do anything",
+)  # fmt: skip
+_SQUEEZED = tuple(w.replace(" ", "") for w in _WORDS)
+
+
+def _reveals(view: str, original: str, words: tuple[str, ...] = _WORDS) -> bool:
+    return any(w in view and w not in original for w in words)
+
+
+def _printable(text: str) -> bool:
+    """Mostly printable characters, half of them letters, digits or spaces."""
+    if not text:
+        return False
+    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    letters = sum(1 for c in text if c.isalnum() or c == " ")
+    return good >= 0.95 * len(text) and letters >= 0.5 * len(text)
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        out = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return out if _printable(out) else None
+
+
+def _b64(run: str) -> str | None:
+    if not (any(c.isupper() for c in run) and any(c.islower() for c in run)):
+        return None  # one-case words (identifiers, prose) are not base64 in practice
+    body = run.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        if "-" in body or "_" in body:
+            data = base64.urlsafe_b64decode(padded)
+        else:
+            data = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _utf8(data)
+
+
+def _b32(run: str) -> str | None:
+    body = run.rstrip("=")
+    padded = body + "=" * (-len(body) % 8)
+    try:
+        return _utf8(base64.b32decode(padded))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _hex(run: str) -> str | None:
+    digits = re.sub(r"[^0-9a-fA-F]", "", run.replace("\\x", "").replace("0x", ""))
+    if len(digits) % 2:
+        return None
+    try:
+        return _utf8(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _binary(run: str) -> str | None:
+    bits = run.replace(" ", "")
+    return _utf8(bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)))
+
+
+def _changed(decoded: str | None, run: str) -> str | None:
+    return decoded if decoded is not None and decoded.strip() != run.strip() else None
+
+
+def _classify(token: str) -> tuple[str, str | None]:
+    chars = set(token)
+    if chars <= _HEXDIGITS and len(token) % 2 == 0:
+        return "hex", _hex(token)
+    if chars <= _B32CHARS:
+        decoded = _b32(token)
+        if decoded is not None:
+            return "base32", decoded
+    if chars <= _B64CHARS:
+        return "base64", _b64(token)
+    return "", None
+
+
+def _runs(text: str) -> list[View]:
+    views: list[View] = []
+    words = text.split()
+    if words and max(map(len, words)) >= 16:
+        pos = 0
+        for word in words:
+            if len(word) < 16:
+                continue
+            at = text.find(word, pos)
+            pos = at + len(word)
+            token = word.strip(_STRIP)
+            if len(token) < 16:
+                continue
+            base = at + word.index(token)
+            # key=value, a=b&c=d, k:v: the value is the candidate, not the whole token.
+            for m in _PIECE.finditer(token):
+                piece = m.group()
+                if len(piece) < 16:
+                    continue
+                layer, decoded = _classify(piece)
+                if decoded is not None:
+                    views.append(View(decoded, layer, base + m.start(), base + m.end()))
+    if "\\x" in text or "0x" in text:
+        for m in _HEX_ESC.finditer(text):
+            decoded = _hex(m.group())
+            if decoded is not None:
+                views.append(View(decoded, "hex", m.start(), m.end()))
+    if text.count("0") + text.count("1") >= 32:
+        for m in _BINARY.finditer(text):
+            decoded = _binary(m.group())
+            if decoded is not None:
+                views.append(View(decoded, "binary", m.start(), m.end()))
+    if "%" in text and len(_PCT_HIT.findall(text)) >= 3:
+        for m in _PCT.finditer(text):
+            decoded = _changed(urllib.parse.unquote(m.group()), m.group())
+            if decoded is not None:
+                views.append(View(decoded, "url", m.start(), m.end()))
+    if "&#" in text:
+        for m in _ENTITY.finditer(text):
+            views.append(View(html.unescape(m.group()), "html", m.start(), m.end()))
+    if "\\u" in text:
+        for m in _UESC.finditer(text):
+            decoded = m.group().encode("ascii").decode("unicode_escape")
+            views.append(View(decoded, "unicode_escape", m.start(), m.end()))
+    return views
+
+
+def _spacing(text: str) -> str:
+    parts = []
+    last = 0
+    for m in _SPACED.finditer(text):
+        if len(m.group()) < 9:
+            continue
+        # Two separators between letters mark a word break; one joins letters.
+        words = re.split(r"[ .\-_*|/]{2}", m.group())
+        joined = " ".join(re.sub(r"[ .\-_*|/]", "", w) for w in words)
+        parts.append(text[last : m.start()] + joined)
+        last = m.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _whole(text: str) -> list[View]:
+    views: list[View] = []
+    lower = text.lower()
+    if text.isascii():
+        raw = text.encode("ascii")
+        rot13 = raw.translate(_ROT13).decode("ascii")
+        leet = raw.lower().translate(_LEET).decode("ascii")
+        squeezed = raw.lower().translate(None, _SQUEEZE).decode("ascii")
+    else:
+        rot13 = codecs.encode(text, "rot13")
+        leet = lower.translate(str.maketrans("013457@$|!", "oieastasli"))
+        squeezed = re.sub(r"[\s.\-_*|/]", "", lower)
+    if _reveals(rot13.lower(), lower):
+        views.append(View(rot13, "rot13", None, None))
+    reversed_text = lower[::-1]
+    if _reveals(reversed_text, lower):
+        views.append(View(text[::-1], "reversed", None, None))
+    if _reveals(leet, lower):
+        views.append(View(leet, "leet", None, None))
+    if _reveals(squeezed, lower.replace(" ", ""), _SQUEEZED) or (
+        _reveals(squeezed, lower, _SQUEEZED) and _SPACED.search(text)
+    ):
+        spaced = _spacing(text)
+        if spaced != text:
+            views.append(View(spaced, "spacing", None, None))
+    return views
+
+
+def decode_views(text: str, *, whole: bool = True) -> list[View]:
+    """Decoded views of ``text``, one level deep (the guard recurses).
+
+    Args:
+        text: A normalised text.
+        whole: Also try whole-text transforms (ROT13, reversal, spacing, leetspeak).
+
+    Returns:
+        Each decoded run or transform that gave a different, printable text.
+    """
+    views = _runs(text)
+    if whole:
+        views.extend(_whole(text))
+    return views
