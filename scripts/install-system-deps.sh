@@ -9,6 +9,8 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 # bubblewrap is the default code sandbox (workbench/sandbox); it runs the system python3.
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
+# redis-server backs the shared rate limiter and budget ledger (`workbench services up redis`).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
