@@ -15,6 +15,6 @@ SMALL = SandboxLimits(
 )
 """Tight limits, so that every limit test ends in about a second."""
 
-ALL_BACKENDS = ["bubblewrap", "unsafe-local"]
-ISOLATED_BACKENDS = ["bubblewrap"]
-"""Backends that claim isolation run the attack suite (Docker joins here later)."""
+ALL_BACKENDS = ["bubblewrap", "docker", "unsafe-local"]
+ISOLATED_BACKENDS = ["bubblewrap", "docker"]
+"""Backends that claim isolation run the attack suite."""

@@ -16,10 +16,16 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import SMALL
 
-from workbench.sandbox import BubblewrapBackend, SandboxBackend
+from workbench.sandbox import BubblewrapBackend, DockerBackend, SandboxBackend
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_ENV = {"HOME", "LANG", "PATH", "PWD", "TMPDIR"}
+# What the Docker engine adds to every container and no option removes: a read-only
+# sysfs at /sys (it shows the container's own network namespace: only lo), the empty
+# marker /.dockerenv, and generated /etc/hostname, /etc/resolv.conf and /etc/mtab
+# (a link to /proc/mounts). None of them is a host file.
+ENGINE_TOP = {"docker": {"sys", ".dockerenv"}}
+ENGINE_ETC = {"docker": ["hostname", "mtab", "resolv.conf"]}
 
 
 def _run(backend: SandboxBackend, code: str) -> object:
@@ -160,10 +166,12 @@ def test_only_system_paths_are_visible(isolated: SandboxBackend) -> None:
         "tmp",
         "usr",
         "work",
-    }
+    } | ENGINE_TOP.get(isolated.name, set())
     assert "root" not in top
     assert "home" not in top
-    assert etc == ["group", "hosts", "ld.so.cache", "passwd"]
+    assert etc == sorted(
+        ["group", "hosts", "ld.so.cache", "passwd", *ENGINE_ETC.get(isolated.name, [])]
+    )
 
 
 def test_other_processes_memory_and_environment_are_unreadable(isolated: SandboxBackend) -> None:
@@ -180,9 +188,14 @@ def test_other_processes_memory_and_environment_are_unreadable(isolated: Sandbox
         "outcome"
     )
     # Only the sandbox's runner (pid 1) and the code itself exist in its pid namespace.
-    assert _run(isolated, code) == {
-        "pids": ["1", "2"],
-        "me": 2,
+    # (In a container the code is not pid 2: the engine's `runc init` threads used the
+    # pids before it exec'd the runner, and they are gone.)
+    outcome = _run(isolated, code)
+    assert isinstance(outcome, dict)
+    me = 2 if isolated.name == "bubblewrap" else outcome["me"]
+    assert outcome == {
+        "pids": ["1", str(me)],
+        "me": me,
         "mem": "PermissionError",
         "environ": "PermissionError",
         "maps": "PermissionError",
@@ -245,7 +258,9 @@ def test_memory_bomb_in_forked_processes(isolated: SandboxBackend) -> None:
 
 
 def test_cpu_spin(isolated: SandboxBackend) -> None:
-    result = isolated.run("while True:\n    pass", limits=SMALL)
+    # Wall time with room: on a loaded machine a CPU second takes several wall seconds.
+    roomy = SMALL.model_copy(update={"wall_time_s": 20.0})
+    result = isolated.run("while True:\n    pass", limits=roomy)
     assert (result.limit_hit, result.exit_code) == ("cpu", -24)
 
 
@@ -256,11 +271,15 @@ def test_huge_output(isolated: SandboxBackend) -> None:
     assert len(result.stdout) + len(result.stderr) == SMALL.output_bytes
 
 
-def test_no_api_keys_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_api_keys_inside(isolated: SandboxBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-1234")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-5678")
     # A backend started after the keys were set, cold (no pooled process from before).
-    backend = BubblewrapBackend(pool_size=0)
+    backend: SandboxBackend
+    if isinstance(isolated, DockerBackend):
+        backend = DockerBackend(docker_host=isolated.docker_host, pool_size=0)
+    else:
+        backend = BubblewrapBackend(pool_size=0)
     code = (
         "import os\n"
         "blobs = []\n"
@@ -276,6 +295,7 @@ def test_no_api_keys_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(names) == EXPECTED_ENV  # type: ignore[arg-type]
     assert leaked is False
     assert blobs >= 3  # self environ and cmdline, and pid 1's cmdline were read
+    backend.close()
 
 
 def test_signals_cannot_reach_the_host(isolated: SandboxBackend) -> None:
@@ -335,10 +355,13 @@ def test_mount_and_new_namespaces_are_refused(isolated: SandboxBackend) -> None:
         "outcome['mountns'] = [libc.unshare(0x00020000), ctypes.get_errno()]\n"
         "outcome"
     )
+    # No further user namespaces: ENOSPC under bubblewrap (--disable-userns), EPERM in
+    # a container (the engine's seccomp profile refuses unshare without CAP_SYS_ADMIN).
+    userns_errno = 28 if isolated.name == "bubblewrap" else 1
     assert _run(isolated, code) == {
         "mount": [-1, 1],  # EPERM: no CAP_SYS_ADMIN
         "bind": [-1, 1],
-        "userns": [-1, 28],  # ENOSPC: no further user namespaces (--disable-userns)
+        "userns": [-1, userns_errno],
         "mountns": [-1, 1],
     }
 
@@ -351,18 +374,22 @@ def test_runs_as_an_unprivileged_user_without_capabilities(isolated: SandboxBack
         "status = dict(line.split(':\\t') for line in lines if line.startswith(wanted))\n"
         "[os.getuid(), os.getgid(), os.getgroups(), status]"
     )
+    # The engine always lists the primary group as a supplementary one (no capability
+    # is left to drop it): the same gid 65534, nothing more.
+    groups = [65534] if isolated.name == "docker" else []
     assert _run(isolated, code) == [
         65534,
         65534,
-        [],
+        groups,
         {"CapPrm": "0000000000000000", "CapEff": "0000000000000000", "CapBnd": "0000000000000000"}
         | {"NoNewPrivs": "1"},
     ]
 
 
-def test_no_state_leaks_through_the_warm_pool(bubblewrap: BubblewrapBackend) -> None:
-    assert bubblewrap.prewarm()
-    first = bubblewrap.run(
+def test_no_state_leaks_through_the_warm_pool(isolated: SandboxBackend) -> None:
+    assert isinstance(isolated, BubblewrapBackend | DockerBackend)
+    assert isolated.prewarm()
+    first = isolated.run(
         "import os, subprocess, sys\n"
         "open('/work/left', 'w').write('secret')\n"
         "open('/tmp/left', 'w').write('secret')\n"
@@ -372,11 +399,13 @@ def test_no_state_leaks_through_the_warm_pool(bubblewrap: BubblewrapBackend) -> 
         "os.getpid()"
     )
     assert first.exit_code == 0, first.stderr
-    assert bubblewrap.prewarm()
-    second = bubblewrap.run(
+    assert isolated.prewarm()
+    second = isolated.run(
         "import os\n"
         "[os.path.exists('/work/left'), os.path.exists('/tmp/left'), 'LEFT' in os.environ,\n"
         " hasattr(os, 'LEFT'), sorted(p for p in os.listdir('/proc') if p.isdigit()),\n"
-        " os.listdir('/work'), os.listdir('/tmp')]"
+        " os.listdir('/work'), os.listdir('/tmp'), os.getpid()]"
     )
-    assert second.value == [False, False, False, False, ["1", "2"], [], []]
+    assert isinstance(second.value, list)
+    me = second.value[-1]
+    assert second.value == [False, False, False, False, ["1", str(me)], [], [], me]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from workbench.cli import app
 from workbench.errors import SandboxBackendNotFound, SandboxUnavailable
 from workbench.sandbox import (
     DEFAULT_BACKEND,
     BubblewrapBackend,
+    DockerBackend,
     SandboxBackend,
     SandboxLimits,
     SandboxResult,
@@ -25,7 +30,7 @@ from workbench.sandbox import (
 
 
 def test_registry_names_and_shared_instances() -> None:
-    assert backend_names() == ["bubblewrap", "unsafe-local"]
+    assert backend_names() == ["bubblewrap", "docker", "unsafe-local"]
     assert DEFAULT_BACKEND == "bubblewrap"
     assert isinstance(get_backend(), BubblewrapBackend)
     assert get_backend("bubblewrap") is get_backend()
@@ -33,14 +38,15 @@ def test_registry_names_and_shared_instances() -> None:
     assert configured is not get_backend()
     assert (configured.limits.cpu_s, configured.pool.size) == (3, 0)
     assert (BubblewrapBackend.isolated, UnsafeLocalBackend.isolated) == (True, False)
+    assert DockerBackend.isolated is True
 
 
 def test_unknown_backend_is_a_typed_error() -> None:
     with pytest.raises(SandboxBackendNotFound) as caught:
-        get_backend("docker")
+        get_backend("podman")
     assert caught.value.code == "sandbox_backend_not_found"
     assert caught.value.message == (
-        "no sandbox backend 'docker'; registered: bubblewrap, unsafe-local"
+        "no sandbox backend 'podman'; registered: bubblewrap, docker, unsafe-local"
     )
 
 
@@ -91,3 +97,42 @@ def test_unsafe_local_warns_and_logs_on_every_call(caplog: pytest.LogCaptureFixt
     assert [r.message for r in caplog.records] == [
         "unsafe-local runs code WITHOUT a sandbox: use it for trusted code only"
     ] * 2
+
+
+def test_docker_without_an_engine_raises_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No docker service runs in this test's fresh home, and DOCKER_HOST is unset.
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    with pytest.raises(SandboxUnavailable) as caught:
+        get_backend("docker")
+    assert caught.value.code == "sandbox_unavailable"
+    assert "`workbench services up docker`" in caught.value.message
+    assert "no fallback" in caught.value.message
+    # An address where nothing answers is refused the same way, with the address.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(SandboxUnavailable, match=re.escape("/nonexistent/docker.sock does not")):
+        DockerBackend(pool_size=0)
+
+
+def test_docker_without_the_image_says_how_to_build_it(docker: DockerBackend) -> None:
+    with pytest.raises(SandboxUnavailable) as caught:
+        DockerBackend(docker_host=docker.docker_host, image="workbench-sandbox:missing")
+    assert caught.value.message == (
+        f"the sandbox image workbench-sandbox:missing is not in the engine at "
+        f"{docker.docker_host}: `workbench services up docker` builds it"
+    )
+
+
+def test_cli_exec_with_the_docker_backend(
+    docker: DockerBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker.docker_host)
+    script = tmp_path / "job.py"
+    script.write_text("import os\nprint('hi')\n[os.getuid(), os.getcwd()]\n")
+    ran = CliRunner().invoke(app, ["sandbox", "exec", "--backend", "docker", str(script)])
+    assert ran.exit_code == 0, ran.output
+    result = json.loads(ran.output)
+    assert (result["backend"], result["stdout"], result["value"]) == (
+        "docker",
+        "hi\n",
+        [65534, "/work"],
+    )

@@ -20,7 +20,8 @@ sandbox_app = typer.Typer(help="Run untrusted Python code in a sandbox.", no_arg
 def exec_file(
     file: Annotated[Path, typer.Argument(help="The Python file to run.")],
     backend: Annotated[
-        str, typer.Option(help="Sandbox backend: bubblewrap, or unsafe-local (trusted code).")
+        str,
+        typer.Option(help="Sandbox backend: bubblewrap, docker, or unsafe-local (trusted code)."),
     ] = DEFAULT_BACKEND,
 ) -> None:
     """Run FILE in a fresh sandbox and print the result as JSON.
@@ -34,9 +35,16 @@ def exec_file(
         fail(ConfigError(f"cannot read {file}: {exc}"))
     try:
         sandbox = (
-            get_backend(backend, pool_size=0) if backend == "bubblewrap" else get_backend(backend)
+            # One call: no warm pool to start and tear down.
+            get_backend(backend, pool_size=0)
+            if backend in ("bubblewrap", "docker")
+            else get_backend(backend)
         )
-        result = sandbox.run(code)
+        try:
+            result = sandbox.run(code)
+        finally:
+            if backend in ("bubblewrap", "docker"):
+                sandbox.close()
     except WorkbenchError as exc:
         fail(exc)
     typer.echo(result.model_dump_json())

@@ -154,4 +154,5 @@ def get_backend(name: str = DEFAULT_BACKEND, **options: Any) -> SandboxBackend:
 def _load_builtin() -> None:
     # Importing the modules registers the built-in backends.
     import workbench.sandbox._bwrap
+    import workbench.sandbox._docker
     import workbench.sandbox._local  # noqa: F401

@@ -4,8 +4,11 @@ Each kind of server is a :class:`ServiceDefinition` registered under a name; the
 manager starts it detached on a free loopback port, waits until it answers, and
 records it in ``<settings.services_dir>/<name>.json`` (the :class:`ServiceInfo`
 fields plus the definition's ``describe`` keys at top level), where the runtime
-finds it. Built in: ``model`` (SmolLM2 behind llama.cpp's OpenAI-compatible server)
-and ``phoenix`` (Arize Phoenix, the trace UI and OTLP collector).
+finds it. Built in: ``model`` (SmolLM2 behind llama.cpp's OpenAI-compatible server),
+``phoenix`` (Arize Phoenix, the trace UI and OTLP collector), ``docker``
+(a private Docker engine for the docker sandbox backend), ``redis`` (the shared
+store of the gateway's rate limits and budgets) and ``jupyterlab`` (JupyterLab on
+loopback with a token, for the notebooks and the browser test).
 
 Adding a server: write a ``ServiceDefinition`` subclass in its own module, decorate
 it with :func:`register_service`, and import that module below.
@@ -22,6 +25,8 @@ Example:
 from __future__ import annotations
 
 from workbench.services._definition import ServiceDefinition, ServiceInfo
+from workbench.services._docker import DockerService
+from workbench.services._jupyter import JupyterLabService
 from workbench.services._manager import (
     aservice_status,
     astart_service,
@@ -32,6 +37,7 @@ from workbench.services._manager import (
 )
 from workbench.services._model import ModelService, find_smollm2_gguf
 from workbench.services._phoenix import PhoenixService
+from workbench.services._redis import RedisService
 from workbench.services._registry import (
     get_service_definition,
     list_services,
@@ -39,8 +45,11 @@ from workbench.services._registry import (
 )
 
 __all__ = [
+    "DockerService",
+    "JupyterLabService",
     "ModelService",
     "PhoenixService",
+    "RedisService",
     "ServiceDefinition",
     "ServiceInfo",
     "aservice_status",
