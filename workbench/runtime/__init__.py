@@ -20,6 +20,7 @@ from workbench.runtime._runtime import (
 from workbench.runtime._spec import AgentSpec, LimitsOverride
 from workbench.runtime._toolset import BUILTIN_TOOLS, import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
+from workbench.runtime._workflow import WorkflowBudget, WorkflowSpec
 
 __all__ = [
     "BUILTIN_TOOLS",
@@ -37,6 +38,8 @@ __all__ = [
     "SqliteJournal",
     "StepEvent",
     "ToolOverride",
+    "WorkflowBudget",
+    "WorkflowSpec",
     "decide",
     "import_spec_modules",
     "new_execution_id",

@@ -121,6 +121,8 @@ class Defenses:
     guard: Guard | None = None
     policy: PolicyEngine | None = None
     ledger: BudgetLedger | None = None
+    caps: dict[str, float] | None = None
+    """The budget caps the gateway set (passed on to a workflow's delegations)."""
     flagged_context: bool = False
     """Set once a guardrail flagged a tool output the model read: from then on every call
     counts as tainted."""
@@ -136,6 +138,7 @@ class Defenses:
         principal: str | None,
         scopes: tuple[str, ...] | None,
         ledger: BudgetLedger | None,
+        caps: dict[str, float] | None = None,
     ) -> Defenses:
         """The defenses ``spec`` asks for; a :class:`ConfigError` if they are misconfigured."""
         guard = None
@@ -143,7 +146,9 @@ class Defenses:
             from workbench.guardrails import Guard, GuardConfig
 
             try:
-                guard = Guard(GuardConfig.model_validate(spec.guardrails))
+                # The runtime records its own events (with principal and execution).
+                config = {**spec.guardrails, "record_events": False}
+                guard = Guard(GuardConfig.model_validate(config))
             except ValidationError as exc:
                 raise ConfigError(f"agent {spec.name}: guardrails are invalid: {exc}") from exc
         policy = _policy_engine(spec.policy) if spec.policy is not None else None
@@ -155,6 +160,7 @@ class Defenses:
             guard=guard,
             policy=policy,
             ledger=ledger,
+            caps=caps,
         )
 
     def event(self, **fields: Any) -> None:
@@ -181,8 +187,15 @@ class Defenses:
         if self.ledger is None:
             return None
         try:
+            from workbench.gateway import BudgetCaps
+
+            caps = BudgetCaps.model_validate(self.caps) if self.caps is not None else None
             return self.ledger.reserve(
-                principal=self.principal, execution_id=self.execution_id, tokens=tokens, usd=usd
+                principal=self.principal,
+                execution_id=self.execution_id,
+                tokens=tokens,
+                usd=usd,
+                caps=caps,
             )
         except BudgetExceeded as exc:
             self.event(
@@ -243,7 +256,9 @@ class Defenses:
             if decision.effect == "ask":
                 return Authorization("ask", decision.reason, None, tainted, sources)
         if self.guard is not None and tool.egress:
-            verdict = self.guard.scan(raw_arguments, channel="tool_argument")
+            verdict = self.guard.scan(
+                raw_arguments, channel="tool_argument", execution_id=self.execution_id
+            )
             if verdict.flagged and verdict.action == "block":
                 names = sorted({d.name for d in verdict.detectors})
                 self.event(
@@ -278,7 +293,9 @@ class Defenses:
         """The tool output the model may read, and whether a guardrail flagged it."""
         if self.guard is None:
             return content, False
-        guarded = self.guard.apply(content, channel="tool_output")
+        guarded = self.guard.apply(
+            content, channel="tool_output", execution_id=self.execution_id, tool=tool
+        )
         verdict = guarded.verdict
         if not verdict.flagged:
             return content, False
@@ -302,7 +319,7 @@ class Defenses:
         """The final answer with secrets, PII and canaries handled per the channel's action."""
         if self.guard is None:
             return answer
-        guarded = self.guard.apply(answer, channel="final_answer")
+        guarded = self.guard.apply(answer, channel="final_answer", execution_id=self.execution_id)
         verdict = guarded.verdict
         if not verdict.flagged:
             return answer
@@ -334,7 +351,11 @@ def _redacted_excerpt(guard: Guard, text: str) -> str:
     try:
         from workbench.guardrails import GuardConfig
 
-        redactor = type(guard)(GuardConfig.model_validate({"actions": {"final_answer": "redact"}}))
+        redactor = type(guard)(
+            GuardConfig.model_validate(
+                {"actions": {"final_answer": "redact"}, "record_events": False}
+            )
+        )
         return redactor.apply(text, channel="final_answer").text[:_EXCERPT]
     except Exception:
         return json.dumps({"withheld": len(text)})

@@ -128,6 +128,14 @@ class EffectJournal(ABC):
     def stop_requested(self, execution_id: str) -> bool:
         """Whether a stop was requested."""
 
+    def scratchpad(self, workflow_id: str) -> dict[str, str]:
+        """The shared scratchpad of a multi-agent workflow (key -> newest value)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no scratchpad")
+
+    def scratchpad_put(self, workflow_id: str, key: str, value: str, *, writer: str) -> None:
+        """Write one scratchpad entry durably (last write wins)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no scratchpad")
+
     @abstractmethod
     def request_approval(self, approval: Approval) -> Approval:
         """Record a pending approval (first write wins); returns the stored one."""
@@ -187,6 +195,14 @@ class SqliteJournal(EffectJournal):
                 principal TEXT,
                 created_at REAL NOT NULL,
                 stop_requested INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE IF NOT EXISTS wb_scratchpad (
+                workflow_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                writer TEXT NOT NULL,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (workflow_id, key)
             );
             CREATE TABLE IF NOT EXISTS wb_approvals (
                 id TEXT PRIMARY KEY,
@@ -305,6 +321,21 @@ class SqliteJournal(EffectJournal):
                 (execution_id,),
             ).fetchone()
         return bool(row and row[0])
+
+    def scratchpad(self, workflow_id: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value FROM wb_scratchpad WHERE workflow_id = ? ORDER BY key",
+                (workflow_id,),
+            ).fetchall()
+        return {k: v for k, v in rows}
+
+    def scratchpad_put(self, workflow_id: str, key: str, value: str, *, writer: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO wb_scratchpad VALUES (?, ?, ?, ?, ?)",
+                (workflow_id, key, value, writer, time.time()),
+            )
 
     def request_approval(self, approval: Approval) -> Approval:
         with self._lock:

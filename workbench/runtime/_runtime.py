@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +37,7 @@ from workbench.tracing import (
     SafetyEvent,
     SpanKind,
     Tracer,
+    current_span,
     get_tracer,
     record_safety_event,
     tracer_for,
@@ -44,6 +45,7 @@ from workbench.tracing import (
 
 if TYPE_CHECKING:
     from workbench.gateway import BudgetLedger
+    from workbench.tools import Tool
 
 __all__ = ["Runtime", "decide", "new_execution_id", "request_stop", "resume", "run"]
 
@@ -146,6 +148,8 @@ class Runtime:
         caps: dict[str, float] | None = None,
         on_event: EventCallback | None = None,
         tool_override: ToolOverride | None = None,
+        extra_tools: Sequence[Tool] = (),
+        trace_id: str | None = None,
     ) -> ExecutionResult:
         """Run ``spec`` on ``task`` to a final status (or to an approval gate).
 
@@ -163,6 +167,10 @@ class Runtime:
             on_event: Called with each :class:`StepEvent` as it happens.
             tool_override: Answers tool calls instead of running them (shadow runs use it
                 to serve recorded results); applies in this process only.
+            extra_tools: Tools added to the spec's for this process (a workflow's
+                scratchpad for its delegates).
+            trace_id: Trace to record the execution in (a delegation joins its
+                supervisor's trace, under the current span); a new one if omitted.
 
         Returns:
             The result; a failed execution is a result with a non-``completed`` status.
@@ -175,7 +183,7 @@ class Runtime:
                 thread_id=thread_id or eid,
                 spec=spec.model_dump(mode="json"),
                 task=task,
-                trace_id=os.urandom(16).hex(),
+                trace_id=trace_id or os.urandom(16).hex(),
                 principal=principal,
                 created_at=time.time(),
                 scopes=scopes,
@@ -187,7 +195,7 @@ class Runtime:
                 f"execution {eid} exists for agent {meta.spec.get('name')!r} with another task;"
                 " use `workbench resume` to continue it or choose a new id"
             )
-        return await self._execute(meta, spec, on_event, tool_override)
+        return await self._execute(meta, spec, on_event, tool_override, extra_tools)
 
     async def aresume(
         self, execution_id: str, *, on_event: EventCallback | None = None
@@ -296,9 +304,21 @@ class Runtime:
         spec: AgentSpec,
         on_event: EventCallback | None,
         tool_override: ToolOverride | None = None,
+        extra_tools: Sequence[Tool] = (),
     ) -> ExecutionResult:
         import_spec_modules(spec)
         tools = resolve_tools(spec)
+        if spec.workflow is not None:
+            from workbench.runtime._workflow import WorkflowSpec, scratchpad_tools, workflow_tools
+
+            workflow = WorkflowSpec.model_validate(spec.workflow)
+            extra_tools = [
+                *extra_tools,
+                *workflow_tools(self, workflow),
+                *(scratchpad_tools(self, meta.thread_id) if workflow.scratchpad else []),
+            ]
+        for extra in extra_tools:
+            tools.register(extra)
         if "litellm" not in sys.modules:
             # litellm takes seconds to import: not on the execution's clock, not on the loop.
             await asyncio.to_thread(importlib.import_module, "litellm")
@@ -317,6 +337,10 @@ class Runtime:
             "principal": meta.principal,
             "task": meta.task,
         }
+        current = current_span()
+        parent_id = (
+            current.span_id if current is not None and current.trace_id == meta.trace_id else None
+        )
         with self.tracer.span(
             f"agent {spec.name}",
             SpanKind.AGENT,
@@ -328,6 +352,7 @@ class Runtime:
                 "input.value": meta.task,
             },
             trace_id=meta.trace_id,
+            parent_id=parent_id,
         ) as root:
             defenses = Defenses.build(
                 spec,
@@ -336,6 +361,7 @@ class Runtime:
                 principal=meta.principal,
                 scopes=meta.scopes,
                 ledger=self._ledger_for(meta),
+                caps=meta.caps,
             )
             ctx = ExecutionContext(
                 execution_id=meta.execution_id,

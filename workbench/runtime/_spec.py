@@ -44,6 +44,8 @@ class LimitsOverride(BaseModel):
     """USD budget of one execution."""
     max_total_tokens: int | None = Field(default=None, ge=1)
     """Token budget of one execution."""
+    approval_timeout_s: float | None = Field(default=None, gt=0)
+    """How long an approval gate waits before the call counts as denied."""
 
     def apply(self, defaults: Limits) -> Limits:
         """The effective limits: these overrides on top of ``defaults``."""
@@ -78,20 +80,32 @@ class AgentSpec(BaseModel):
     system_prompt: str
     """The system message."""
     tools: list[str] = Field(default_factory=list)
-    """Tools: built-in names (``sql``, ``calculator``, ``python``, ``http_get``) or
-    ``package.module:attr`` refs."""
+    """Tools: built-in names (``sql``, ``calculator``, ``python``, ``http_get``, ``search``)
+    or ``package.module:attr`` refs."""
     imports: list[str] = Field(default_factory=list)
     """Python modules imported before the agent runs (they register scripts or tools)."""
     datasets: dict[str, Path] = Field(default_factory=dict)
     """Named data files for the ``sql`` tool; relative paths are relative to the YAML file."""
     http_allow_hosts: list[str] = Field(default_factory=list)
     """Hosts the ``http_get`` tool may reach (``host``, ``host:port``); none by default."""
+    search_corpus: Path | None = None
+    """Documents for the ``search`` tool: a directory of .md/.txt files or a .jsonl file;
+    relative to the YAML file."""
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
     """Overrides of the default limits."""
     output_schema: dict[str, Any] | None = None
     """JSON Schema the final answer must satisfy (the answer is then JSON)."""
     temperature: float | None = None
     """Sampling temperature passed to the model, when set."""
+    guardrails: dict[str, Any] | None = None
+    """Guardrails on tool outputs, tool arguments and the answer (a ``GuardConfig``
+    mapping; ``{}`` for the defaults); off when omitted. See ``docs/guardrails.md``."""
+    policy: str | None = None
+    """Tool policies: ``default`` (the shipped ``policies/``) or a directory of Cedar
+    files, relative to the YAML file; off when omitted. See ``docs/policies.md``."""
+    workflow: dict[str, Any] | None = None
+    """Set on a workflow's supervisor (see ``WorkflowSpec.to_agent_spec``): the workflow,
+    from which the runtime builds the delegation and scratchpad tools."""
 
     @field_validator("name", "version")
     @classmethod
@@ -116,10 +130,19 @@ class AgentSpec(BaseModel):
             raise ConfigError(f"agent spec {file} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"agent spec {file} must be a mapping, got {type(data).__name__}")
+        if data.get("kind") == "workflow":
+            from workbench.runtime._workflow import WorkflowSpec
+
+            return WorkflowSpec.from_yaml(file).to_agent_spec()
         base = file.resolve().parent
         datasets = data.get("datasets") or {}
         if isinstance(datasets, dict):
             data["datasets"] = {k: (base / str(v)).resolve() for k, v in datasets.items()}
+        if isinstance(data.get("search_corpus"), str):
+            data["search_corpus"] = (base / data["search_corpus"]).resolve()
+        policy = data.get("policy")
+        if isinstance(policy, str) and policy != "default":
+            data["policy"] = str((base / policy).resolve())
         return cls.from_dict(data, source=str(file))
 
     @classmethod

@@ -6,12 +6,33 @@ import importlib
 
 from workbench.errors import ConfigError
 from workbench.runtime._spec import AgentSpec
+from workbench.settings import get_settings
 from workbench.tools import ToolRegistry, resolve_tool
-from workbench.tools.builtin import calculator, http_get_tool, python_tool, sql_tool
+from workbench.tools.builtin import (
+    calculator,
+    http_get_tool,
+    python_tool,
+    read_file_tool,
+    search_tool,
+    send_email_tool,
+    sql_tool,
+    write_file_tool,
+)
 
 __all__ = ["BUILTIN_TOOLS", "import_spec_modules", "resolve_tools"]
 
-BUILTIN_TOOLS = ("calculator", "http_get", "python", "sql")
+BUILTIN_TOOLS = (
+    "calculator",
+    "http_get",
+    "python",
+    "read_file",
+    "recall",
+    "remember",
+    "search",
+    "send_email",
+    "sql",
+    "write_file",
+)
 """Tool names a spec may use without a ``module:attr`` ref."""
 
 
@@ -42,6 +63,24 @@ def resolve_tools(spec: AgentSpec) -> ToolRegistry:
                     f"agent {spec.name}: the http_get tool needs `http_allow_hosts` in the spec"
                 )
             registry.register(http_get_tool(allow_hosts=spec.http_allow_hosts))
+        elif ref == "search":
+            if spec.search_corpus is None:
+                raise ConfigError(
+                    f"agent {spec.name}: the search tool needs `search_corpus` in the spec"
+                )
+            registry.register(search_tool(spec.search_corpus))
+        elif ref in ("read_file", "write_file"):
+            # One workspace per agent under $WORKBENCH_HOME/workspaces/.
+            workspace = get_settings().home / "workspaces" / spec.name
+            make = read_file_tool if ref == "read_file" else write_file_tool
+            registry.register(make(workspace))
+        elif ref == "send_email":
+            registry.register(send_email_tool())
+        elif ref in ("remember", "recall"):
+            # Long-term memory of the principal, in $WORKBENCH_HOME/memory.duckdb.
+            from workbench.memory import recall_tool, remember_tool
+
+            registry.register(remember_tool() if ref == "remember" else recall_tool())
         elif ":" in ref:
             registry.register(resolve_tool(ref))
         else:
