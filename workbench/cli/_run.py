@@ -80,6 +80,37 @@ def exit_code(result: ExecutionResult) -> int:
     return 0 if result.status.value == "completed" else 1
 
 
+def _submit(
+    spec: AgentSpec,
+    task: str,
+    api_key: str,
+    execution_id: str | None,
+    on_event: Callable[[StepEvent], None] | None,
+) -> ExecutionResult:
+    """Admit through the gateway, then run as the admitted principal."""
+    from workbench._util import run_sync
+    from workbench.gateway import Gateway, asubmit
+    from workbench.runtime import Runtime
+
+    async def go() -> ExecutionResult:
+        gateway = Gateway()
+        runtime = Runtime(ledger=gateway.ledger)
+        try:
+            return await asubmit(
+                gateway,
+                runtime,
+                spec,
+                api_key=api_key,
+                task=task,
+                execution_id=execution_id,
+                on_event=on_event,
+            )
+        finally:
+            await runtime.aclose()
+
+    return run_sync(go())
+
+
 def register(app: typer.Typer) -> None:
     """Add `run` and `resume` to the CLI."""
 
@@ -94,14 +125,42 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
         ] = False,
+        queue: Annotated[
+            str | None,
+            typer.Option("--queue", help="redis://... : enqueue for `workbench worker` instead."),
+        ] = None,
+        api_key: Annotated[
+            str | None,
+            typer.Option(
+                "--api-key",
+                envvar="WORKBENCH_API_KEY",
+                help="Go through the gateway as this key's principal (auth, scopes, rate,"
+                " budget, input checks); env WORKBENCH_API_KEY.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Run an agent on a task, showing each step live."""
         console = Console(stderr=True) if as_json else Console()
         try:
             spec = AgentSpec.from_yaml(agent)
+            if queue is not None:
+                from workbench.queue import enqueue_execution
+
+                job = enqueue_execution(queue, spec, task, execution_id=execution_id)
+                if as_json:
+                    sys.stdout.write(
+                        json.dumps({"job_id": job.id, "execution_id": job.execution_id}) + "\n"
+                    )
+                else:
+                    console.print(f"queued job {job.id}, execution id {job.execution_id}")
+                return
             configure_phoenix()  # spans also go to Phoenix when it runs or is configured
             on_event = None if as_json else printer(console)
-            result = run(spec, task, execution_id=execution_id, on_event=on_event)
+            if api_key is not None:
+                result = _submit(spec, task, api_key, execution_id, on_event)
+            else:
+                result = run(spec, task, execution_id=execution_id, on_event=on_event)
         except WorkbenchError as exc:
             fail(exc)
         report(result, console, as_json)

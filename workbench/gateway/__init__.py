@@ -33,6 +33,7 @@ from workbench.gateway._config import DEFAULT_MAX_TOKENS, BudgetCaps, GatewayCon
 from workbench.gateway._gateway import Admission, AdmissionRequest, Gateway, InputGuard
 from workbench.gateway._keys import KeyInfo, KeyStore, Principal
 from workbench.gateway._ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from workbench.gateway._submit import asubmit
 from workbench.gateway._validation import InputValidator
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Reservation",
     "Spend",
     "SqliteBudgetLedger",
+    "asubmit",
     "default_ledger",
     "worst_case",
 ]
