@@ -131,6 +131,11 @@ async def test_supervisor_delegates_fans_out_joins_and_shares_a_scratchpad(
     )
     assert len(children) == 3
     assert all(children["cost_usd"] > 0)
+    # The workflow's result counts every model call of the team, each once.
+    llm = store.sql("SELECT sum(cost_usd) AS usd FROM spans WHERE kind = 'LLM'")
+    assert result.cost_usd == pytest.approx(float(llm.iloc[0]["usd"]))
+    own = store.sql("SELECT cost_usd FROM executions WHERE execution_id = 'ex-team'")
+    assert float(own.iloc[0]["cost_usd"]) < result.cost_usd
 
 
 async def test_delegation_budget_is_the_share_and_a_spent_budget_refuses(

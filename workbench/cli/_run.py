@@ -22,6 +22,9 @@ __all__ = ["exit_code", "printer", "register", "report"]
 def printer(console: Console) -> Callable[[StepEvent], None]:
     def show(event: StepEvent) -> None:
         tag = "[dim](replayed)[/] " if event.replayed else ""
+        parts = event.execution_id.split(".")
+        if len(parts) >= 4:  # a workflow's delegation: <parent>.<agent>.<step>.<call>
+            tag = f"[blue]{parts[-3]}[/] {tag}"
         cost = f"[dim]{event.prompt_tokens + event.completion_tokens} tok, ${event.cost_usd:.6f}[/]"
         if event.type == "model":
             if event.tool_calls:

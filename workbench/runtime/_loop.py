@@ -31,7 +31,7 @@ from workbench.errors import (
     ToolRefused,
     ToolTimeout,
 )
-from workbench.models import ModelReply, acomplete
+from workbench.models import ModelReply, acomplete_routed, next_model
 from workbench.runtime._context import ExecutionContext, GraphState, LoopState
 from workbench.runtime._journal import Approval, JournalEntry
 from workbench.runtime._retry import backoff_delay, should_retry
@@ -231,15 +231,16 @@ async def _call_model(
     limits = ctx.limits
     definitions = ctx.tool_definitions()
     attempt = 0
+    models, model = [ctx.spec.model, *ctx.spec.fallbacks], ctx.spec.model
     while True:
         remaining = _remaining(ctx, state, started)
         if remaining <= 0:
             return _timed_out(limits)
         with ctx.tracer.span(
-            f"llm {ctx.spec.model}",
+            f"llm {model}",
             SpanKind.LLM,
             {
-                "llm.model_name": ctx.spec.model,
+                "llm.model_name": model,
                 "workbench.execution_id": ctx.execution_id,
                 "workbench.step": step,
                 "workbench.attempt": attempt,
@@ -250,19 +251,27 @@ async def _call_model(
             },
         ) as span:
             try:
-                reply = await acomplete(
-                    ctx.spec.model,
+                reply, cache_hit = await acomplete_routed(
+                    model,
                     ctx.messages,
                     tools=definitions,
                     timeout_s=min(limits.model_timeout_s, remaining),
                     max_tokens=limits.max_tokens,
                     temperature=ctx.spec.temperature,
+                    cache=ctx.spec.response_cache,
                 )
             except ModelError as exc:
                 span.record_error(exc)
                 if remaining <= limits.model_timeout_s and exc.code == "model_timeout":
                     return _timed_out(limits)
-                if not should_retry(exc, attempt, limits):
+                retry = should_retry(exc, attempt, limits)
+                fallback = next_model(models, model, exc, retries_left=retry)
+                if fallback is not None:
+                    # The retries on this model are spent: the next model starts afresh.
+                    ctx.emit("retry", step, text=f"{exc.code}; falling back to {fallback}")
+                    model, attempt = fallback, 0
+                    continue
+                if not retry:
                     status = ExecutionStatus.MODEL_ERROR if exc.retryable else ExecutionStatus.ERROR
                     return _finish(status, error=f"{exc.code}: {exc.message}")
                 delay = backoff_delay(exc, attempt, limits, _rng)
@@ -279,6 +288,8 @@ async def _call_model(
                         "workbench.cost_usd": reply.cost_usd,
                         "output.value": _clip(json.dumps(reply.to_message(), default=str)),
                         "llm.finish_reason": reply.finish_reason,
+                        "workbench.model.answered": reply.model,
+                        "workbench.cache_hit": cache_hit,
                     }
                 )
                 return reply

@@ -99,15 +99,30 @@ class Runtime:
             get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
         )
         self.durable = durable
-        self.journal = SqliteJournal(self.settings.journal_path if durable else Path(":memory:"))
+        if TYPE_CHECKING:
+            from workbench.runtime._postgres import InlinePostgresSaver, PostgresJournal
+        self.journal: SqliteJournal | PostgresJournal
+        if durable and self.settings.database_url:
+            # Several machines: the journal and checkpoints live in PostgreSQL.
+            from workbench.runtime._postgres import PostgresJournal
+
+            self.journal = PostgresJournal(self.settings.database_url)
+        else:
+            self.journal = SqliteJournal(
+                self.settings.journal_path if durable else Path(":memory:")
+            )
         self._ledger = ledger
         self._contexts: dict[str, ExecutionContext] = {}
-        self._saver: InlineSqliteSaver | InMemorySaver | None = None
+        self._saver: InlineSqliteSaver | InlinePostgresSaver | InMemorySaver | None = None
         self._compiled: _Graph | None = None
 
     def _graph(self) -> _Graph:
         if self._compiled is None:
-            if self.durable:
+            if self.durable and self.settings.database_url:
+                from workbench.runtime._postgres import open_postgres_checkpointer
+
+                self._saver = open_postgres_checkpointer(self.settings.database_url)
+            elif self.durable:
                 self._saver = open_checkpointer(self.settings.checkpoint_path)
             else:
                 self._saver = InMemorySaver()
@@ -131,6 +146,8 @@ class Runtime:
         """Close the checkpoint and journal connections."""
         if isinstance(self._saver, InlineSqliteSaver):
             self._saver.conn.close()
+        elif self._saver is not None and not isinstance(self._saver, InMemorySaver):
+            self._saver.close()
         if self._saver is not None:
             self._saver = None
             self._compiled = None
@@ -425,6 +442,13 @@ class Runtime:
                 if paused is not None
                 else ExecutionStatus(state["status"])
             )
+            # A workflow's result counts what its delegations cost too (their own rows in
+            # the store count them once each; the supervisor's row counts its own calls).
+            delegated = (0.0, 0, 0)
+            if spec.workflow is not None:
+                from workbench.runtime._workflow import delegated_totals
+
+                delegated = delegated_totals(ctx.messages)
             result = ExecutionResult(
                 execution_id=meta.execution_id,
                 thread_id=meta.thread_id,
@@ -434,9 +458,9 @@ class Runtime:
                 pending_approval=paused.id if paused is not None else None,
                 answer=state["answer"],
                 steps=ctx.totals.steps,
-                prompt_tokens=ctx.totals.prompt_tokens,
-                completion_tokens=ctx.totals.completion_tokens,
-                cost_usd=ctx.totals.cost_usd,
+                prompt_tokens=ctx.totals.prompt_tokens + delegated[1],
+                completion_tokens=ctx.totals.completion_tokens + delegated[2],
+                cost_usd=ctx.totals.cost_usd + delegated[0],
                 latency_s=state["elapsed_s"],
                 error=state["error"],
                 trace_id=meta.trace_id,
@@ -465,9 +489,9 @@ class Runtime:
                 **base,
                 "status": result.status.value,
                 "steps": result.steps,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "cost_usd": result.cost_usd,
+                "prompt_tokens": ctx.totals.prompt_tokens,
+                "completion_tokens": ctx.totals.completion_tokens,
+                "cost_usd": ctx.totals.cost_usd,
                 "started_at": meta.created_at,
                 "ended_at": time.time(),
                 "latency_ms": result.latency_s * 1000.0,

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.errors import ConfigError
+from workbench.models._router import ResponseCacheConfig
 from workbench.settings import Limits
 
 __all__ = ["AgentSpec", "LimitsOverride"]
@@ -97,6 +98,12 @@ class AgentSpec(BaseModel):
     """JSON Schema the final answer must satisfy (the answer is then JSON)."""
     temperature: float | None = None
     """Sampling temperature passed to the model, when set."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models tried in order when ``model`` keeps failing with 429, 5xx or timeouts after
+    the runtime's retries (see ``docs/serving.md``)."""
+    response_cache: ResponseCacheConfig | None = None
+    """Serve identical model requests from a cache for ``ttl_s`` seconds; off when omitted,
+    and never for ``temperature > 0`` unless ``force`` is set."""
     guardrails: dict[str, Any] | None = None
     """Guardrails on tool outputs, tool arguments and the answer (a ``GuardConfig``
     mapping; ``{}`` for the defaults); off when omitted. See ``docs/guardrails.md``."""

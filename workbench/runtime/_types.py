@@ -88,7 +88,8 @@ class ExecutionResult(BaseModel):
     completion_tokens: int
     """Completion tokens over all model calls."""
     cost_usd: float
-    """USD over all model calls."""
+    """USD over all model calls; a workflow's includes its delegations' (the trace store's
+    ``executions`` row of the supervisor counts only its own calls)."""
     latency_s: float
     """Wall-clock time spent running (pauses excluded)."""
     error: str | None = None

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WorkflowBudget",
     "WorkflowSpec",
+    "delegated_totals",
     "is_workflow_file",
     "scratchpad_tools",
     "workflow_tools",
@@ -166,9 +167,9 @@ def is_workflow_file(data: Any) -> bool:
     return isinstance(data, dict) and data.get("kind") == "workflow"
 
 
-def _spent(messages: list[dict[str, Any]]) -> tuple[float, int]:
-    """USD and tokens of the delegations recorded in the supervisor's conversation."""
-    usd, tokens = 0.0, 0
+def delegated_totals(messages: list[dict[str, Any]]) -> tuple[float, int, int]:
+    """USD, prompt and completion tokens of the delegations in a supervisor's conversation."""
+    usd, prompt, completion = 0.0, 0, 0
     for message in messages:
         if message["role"] != "tool" or not str(message["content"]).startswith('{"delegation"'):
             continue
@@ -178,8 +179,14 @@ def _spent(messages: list[dict[str, Any]]) -> tuple[float, int]:
             continue
         for item in body.get("results", [body]):
             usd += float(item.get("cost_usd", 0.0))
-            tokens += int(item.get("tokens", 0))
-    return usd, tokens
+            prompt += int(item.get("prompt_tokens", 0))
+            completion += int(item.get("completion_tokens", 0))
+    return usd, prompt, completion
+
+
+def _spent(messages: list[dict[str, Any]]) -> tuple[float, int]:
+    usd, prompt, completion = delegated_totals(messages)
+    return usd, prompt + completion
 
 
 def workflow_tools(runtime: Runtime, workflow: WorkflowSpec) -> list[Tool]:
@@ -249,7 +256,8 @@ def workflow_tools(runtime: Runtime, workflow: WorkflowSpec) -> list[Tool]:
             "answer": result.answer,
             "error": result.error,
             "cost_usd": result.cost_usd,
-            "tokens": result.tokens,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
         }
 
     async def delegate(agent: str, task: str, ctx: ToolContext) -> str:
