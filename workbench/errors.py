@@ -41,6 +41,7 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     │   └── GuardrailBlocked        a guardrail blocked the input       (guardrail_blocked, 422)
     ├── KeyNotFound                 no API key has that id              (key_not_found)
     ├── ApprovalNotFound            no pending approval has that id     (approval_not_found)
+    ├── AgentNotFound               the server serves no agent of that name (agent_not_found)
     ├── EvalError                   an eval run failed as a run         (eval_error)
     │   ├── RunNotFound             no eval run has that id             (run_not_found)
     │   ├── EvalCostCapExceeded     spent or forecast cost over the cap (eval_cost_cap_exceeded)
@@ -61,6 +62,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AgentNotFound",
     "ApprovalDenied",
     "ApprovalNotFound",
     "AuthenticationFailed",
@@ -395,6 +397,12 @@ class ApprovalNotFound(WorkbenchError):
     """No pending approval has that id."""
 
     code = "approval_not_found"
+
+
+class AgentNotFound(WorkbenchError):
+    """The server serves no agent of that name (``workbench serve``, HTTP 404)."""
+
+    code = "agent_not_found"
 
 
 class EvalError(WorkbenchError):

@@ -58,6 +58,10 @@ class Settings(BaseModel):
     """Directory of all runtime state."""
     limits: Limits = Field(default_factory=Limits)
     """Default limits of every execution."""
+    database_url: str | None = None
+    """PostgreSQL URL (``WORKBENCH_DATABASE_URL``) for checkpoints and the effect journal,
+    so executions can resume on another machine (queue workers); SQLite files in ``home``
+    when ``None``."""
 
     @property
     def trace_store_path(self) -> Path:
@@ -88,4 +92,7 @@ class Settings(BaseModel):
 def get_settings(home: Path | str | None = None) -> Settings:
     """Settings for ``home``, else ``$WORKBENCH_HOME``, else ``./.workbench``."""
     chosen = home if home is not None else os.environ.get("WORKBENCH_HOME", ".workbench")
-    return Settings(home=Path(chosen).resolve())
+    return Settings(
+        home=Path(chosen).resolve(),
+        database_url=os.environ.get("WORKBENCH_DATABASE_URL") or None,
+    )

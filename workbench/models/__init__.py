@@ -20,6 +20,13 @@ os.environ.setdefault("MAX_BASE64_LENGTH_FOR_LOGGING", "0")
 from workbench.models._cassette import Cassette, CassetteMode, request_key, use_cassette
 from workbench.models._complete import acomplete, complete
 from workbench.models._prices import cost_usd, register_price
+from workbench.models._router import (
+    ResponseCacheConfig,
+    RoutedReply,
+    acomplete_routed,
+    clear_response_cache,
+    next_model,
+)
 from workbench.models._scripted import (
     Fault,
     RateLimitFault,
@@ -42,6 +49,8 @@ __all__ = [
     "Fault",
     "ModelReply",
     "RateLimitFault",
+    "ResponseCacheConfig",
+    "RoutedReply",
     "Script",
     "ScriptedCall",
     "ScriptedModel",
@@ -51,11 +60,14 @@ __all__ = [
     "ToolCallRequest",
     "Turn",
     "acomplete",
+    "acomplete_routed",
     "allow_model_requests",
+    "clear_response_cache",
     "complete",
     "cost_usd",
     "get_scripted_model",
     "model_requests_allowed",
+    "next_model",
     "register_price",
     "register_script",
     "request_key",

