@@ -1,0 +1,474 @@
+"""The eval runner: every (version, sample, epoch) of a suite, concurrently, resumably.
+
+- Concurrency: an :class:`AdaptiveLimiter` (AIMD) starting at the suite's
+  ``concurrency``: halved on a 429, grown back by one per window of successes.
+- Persistence: each sample's row is recorded and sealed in the spool (group commit)
+  as it finishes; the run's state goes to ``eval_runs`` at start and end.
+- Resume: given a ``run_id``, units already in the store are not run again, whether
+  the run crashed, was SIGKILLed or cancelled.
+- Cost: a forecast from the first ``forecast_samples`` units (run first, before the
+  rest, when the suite has a cap) stops the run before spending when it is over the
+  cap; the cap is also enforced as samples finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench._util import run_sync
+from workbench.errors import EvalCostCapExceeded, EvalError, WorkbenchError
+from workbench.evals._limiter import AdaptiveLimiter
+from workbench.evals._progress import Progress, ProgressMode, make_progress
+from workbench.evals._records import (
+    EVAL_RUNS,
+    EVAL_SAMPLES,
+    GroupCommit,
+    SafetyLookup,
+    finished_keys,
+    load_run_state,
+)
+from workbench.evals._result import EvalRun
+from workbench.evals._sample import Grader, SampleRun, arun_sample
+from workbench.evals._scorers import check_scorer_specs
+from workbench.evals._suite import Sample, Suite
+from workbench.runtime import AgentSpec, Runtime
+from workbench.settings import Settings, get_settings
+from workbench.tracing import Tracer, TraceStore, get_tracer, tracer_for
+
+__all__ = ["arun_suite", "new_run_id", "run_suite"]
+
+log = logging.getLogger(__name__)
+
+_RECYCLE_EVERY = 2000
+"""Samples served by one runtime before a fresh one takes over (in-memory checkpoints
+of finished executions are freed with it, so memory stays flat over long runs)."""
+
+
+def new_run_id() -> str:
+    """A new eval run id: sortable by time, unique across processes."""
+    return f"ev-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    version: str
+    sample: Sample
+    epoch: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.version, self.sample.id, self.epoch)
+
+
+class _Runtimes:
+    """Hands out a runtime; retires it after ``_RECYCLE_EVERY`` samples, closing it once
+    its last sample is done."""
+
+    def __init__(self, settings: Settings, tracer: Tracer, durable: bool) -> None:
+        self._settings, self._tracer, self._durable = settings, tracer, durable
+        self._current = self._new()
+        self._served = 0
+        self._users: dict[int, int] = {}
+
+    def _new(self) -> Runtime:
+        return Runtime(self._settings, tracer=self._tracer, durable=self._durable)
+
+    def take(self) -> Runtime:
+        if self._served >= _RECYCLE_EVERY:
+            old = self._current
+            self._current, self._served = self._new(), 0
+            if not self._users.get(id(old)):
+                old.close()
+        self._served += 1
+        runtime = self._current
+        self._users[id(runtime)] = self._users.get(id(runtime), 0) + 1
+        return runtime
+
+    def give_back(self, runtime: Runtime) -> None:
+        left = self._users[id(runtime)] - 1
+        if left:
+            self._users[id(runtime)] = left
+            return
+        del self._users[id(runtime)]
+        if runtime is not self._current:
+            runtime.close()
+
+    def close(self) -> None:
+        self._current.close()
+
+
+@dataclass
+class _State:
+    run_id: str
+    suite: Suite
+    planned: int
+    spent_usd: float = 0.0
+    done_before: int = 0
+    done_now: int = 0
+    failed_now: int = 0
+    forecast_usd: float | None = None
+    pilot_costs: list[float] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+
+class _Run:
+    """One invocation of the runner (a new run, or one resumed)."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        *,
+        run_id: str | None,
+        settings: Settings | None,
+        progress: ProgressMode | Progress,
+        durable: bool,
+        versions: Sequence[str] | None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> None:
+        self.suite = suite
+        self.on_start = on_start
+        self.resume = run_id is not None
+        self.settings = settings or get_settings()
+        self.tracer = get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
+        self.store = TraceStore(self.settings.trace_store_path, spool_dir=self.settings.spool_dir)
+        self.run_id = run_id or new_run_id()
+        self.progress = make_progress(progress) if isinstance(progress, str) else progress
+        self.durable = durable
+        labels = list(versions) if versions is not None else list(suite.versions)
+        unknown = [v for v in labels if v not in suite.versions]
+        if unknown:
+            raise EvalError(f"suite {suite.name} has no version {unknown[0]!r}")
+        self.labels = labels
+        self.scorers = check_scorer_specs(suite.scorers, source=str(suite.source or suite.name))
+        self.specs: dict[str, AgentSpec] = {
+            label: spec for label, spec in suite.agent_specs().items() if label in labels
+        }
+        self.samples = suite.samples()
+        self.judge = self._judge()
+        self.limiter = AdaptiveLimiter(suite.concurrency)
+        self.commit = GroupCommit(self.tracer)
+        self.safety = SafetyLookup(self.store)
+
+    def _judge(self) -> tuple[Grader, Any] | None:
+        spec = self.suite.judge
+        if spec is None:
+            return None
+        from workbench.evals._judge import RubricJudge
+
+        for module in spec.imports:
+            importlib.import_module(module)
+        judge = RubricJudge(spec.model, spec.rubric, pass_threshold=spec.pass_threshold)
+        return judge, spec
+
+    def units(self) -> list[_Unit]:
+        # Versions interleaved per sample: the first samples (the forecast, a killed run)
+        # cover every version.
+        return [
+            _Unit(label, sample, epoch)
+            for epoch in range(self.suite.epochs)
+            for sample in self.samples
+            for label in self.labels
+        ]
+
+    def record_run(self, state: _State, status: str, **extra: Any) -> None:
+        self.tracer.record(
+            EVAL_RUNS,
+            {
+                "run_id": self.run_id,
+                "suite": self.suite.name,
+                "suite_path": str(self.suite.source) if self.suite.source else None,
+                "status": status,
+                "versions": {
+                    label: {
+                        "agent_name": s.name,
+                        "agent_version": s.version,
+                        "spec": str(self.suite.versions[label]),
+                    }
+                    for label, s in self.specs.items()
+                },
+                "samples_planned": state.planned,
+                "epochs": self.suite.epochs,
+                "cost_cap_usd": self.suite.cost_cap_usd,
+                "forecast_usd": state.forecast_usd,
+                "spent_usd": state.spent_usd,
+                "resumed": self.resume,
+                "done_before": state.done_before,
+                "done_now": state.done_now,
+                "concurrency": self.limiter.limit,
+                "concurrency_changes": [
+                    {"at": c.at, "limit": c.limit, "reason": c.reason} for c in self.limiter.history
+                ],
+                "at": time.time(),
+                **extra,
+            },
+        )
+
+    async def execute(self) -> EvalRun:
+        done: dict[tuple[str, str, int], float] = {}
+        if self.resume:
+            previous = await asyncio.to_thread(load_run_state, self.store, self.run_id)
+            if previous["suite"] != self.suite.name:
+                raise EvalError(
+                    f"run {self.run_id} is of suite {previous['suite']!r}, not {self.suite.name!r}"
+                )
+            done = await asyncio.to_thread(finished_keys, self.store, self.run_id)
+        units = self.units()
+        pending = [u for u in units if u.key not in done]
+        state = _State(
+            self.run_id,
+            self.suite,
+            len(units),
+            spent_usd=sum(done.values()),
+            done_before=len(units) - len(pending),
+        )
+        self.record_run(state, "running")
+        await self.commit.commit()
+        if self.on_start is not None:
+            self.on_start(self.run_id)
+        self.progress.start(len(units), state.done_before, f"{self.suite.name} {self.run_id}")
+        self.progress.note(
+            f"run {self.run_id}: {len(pending)} to run, {state.done_before} already done"
+        )
+        if "litellm" not in sys.modules:
+            # Seconds of import: not on the first samples' latency.
+            await asyncio.to_thread(importlib.import_module, "litellm")
+        runtimes = _Runtimes(self.settings, self.tracer, self.durable)
+        try:
+            await self._run_units(pending, state, runtimes)
+        except asyncio.CancelledError:
+            self.record_run(state, "cancelled")
+            await asyncio.shield(asyncio.to_thread(self.tracer.flush))
+            raise
+        except EvalCostCapExceeded as exc:
+            self.record_run(state, "cost_cap_exceeded", error=f"[{exc.code}] {exc.message}")
+            await asyncio.to_thread(self.tracer.flush)
+            raise
+        except BaseException as exc:
+            message = (
+                f"[{exc.code}] {exc.message}" if isinstance(exc, WorkbenchError) else repr(exc)
+            )
+            self.record_run(state, "failed", error=message)
+            await asyncio.to_thread(self.tracer.flush)
+            raise
+        finally:
+            runtimes.close()
+            self.progress.close()
+        run = EvalRun(self.run_id, self.suite, self.store, self._info(state, "completed"))
+        await asyncio.to_thread(self.tracer.flush)
+        gate: dict[str, Any] = {}
+        if self.suite.gate is not None and set(self.labels) >= {
+            self.suite.gate.baseline,
+            self.suite.gate.candidate,
+        }:
+            verdict = await asyncio.to_thread(run.gate)
+            if verdict is not None:
+                gate = {"gate_passed": verdict.passed, "gate_reasons": verdict.reasons}
+        run.info.update(gate)
+        self.record_run(state, "completed", finished_at=time.time(), **gate)
+        await asyncio.to_thread(self.tracer.flush)
+        return run
+
+    def _info(self, state: _State, status: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "samples_planned": state.planned,
+            "done_before": state.done_before,
+            "done_now": state.done_now,
+            "failed_now": state.failed_now,
+            "spent_usd": state.spent_usd,
+            "forecast_usd": state.forecast_usd,
+            "concurrency_changes": list(self.limiter.history),
+            "peak_in_flight": self.limiter.peak_in_flight,
+        }
+
+    async def _run_units(self, pending: list[_Unit], state: _State, runtimes: _Runtimes) -> None:
+        cap = self.suite.cost_cap_usd
+        pilot_n = min(self.suite.forecast_samples, len(pending))
+        if cap is not None and pilot_n:
+            # Forecast before spending: the pilot runs alone, then the cap is checked.
+            await self._run_batch(pending[:pilot_n], state, runtimes)
+            pending = pending[pilot_n:]
+            self._forecast(state, remaining=len(pending))
+        await self._run_batch(pending, state, runtimes)
+
+    def _forecast(self, state: _State, *, remaining: int) -> None:
+        if state.forecast_usd is not None or not state.pilot_costs:
+            return
+        per_sample = sum(state.pilot_costs) / len(state.pilot_costs)
+        state.forecast_usd = state.spent_usd + per_sample * remaining
+        cap = self.suite.cost_cap_usd
+        self.progress.note(
+            f"cost forecast ${state.forecast_usd:.6f} for {state.planned} samples"
+            f" (${per_sample:.6f} each from the first {len(state.pilot_costs)})"
+            + (f"; cap ${cap:.6f}" if cap is not None else "")
+        )
+        self.record_run(state, "running")
+        if cap is not None and state.forecast_usd > cap:
+            raise EvalCostCapExceeded(
+                f"forecast ${state.forecast_usd:.6f} for the run's {state.planned} samples"
+                f" exceeds cost_cap_usd ${cap:.6f} (${per_sample:.6f} a sample over the first"
+                f" {len(state.pilot_costs)}); stopped before spending more. Raise the cap"
+                f" and resume with --resume {self.run_id}"
+            )
+
+    async def _run_batch(self, units: list[_Unit], state: _State, runtimes: _Runtimes) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        failure: list[BaseException] = []
+        loop = asyncio.get_running_loop()
+
+        def on_rate_limited() -> None:
+            loop.call_soon_threadsafe(self.limiter.note_rate_limited)
+
+        async def one(unit: _Unit) -> None:
+            runtime = runtimes.take()
+            rate_limited = False
+            try:
+                result = await arun_sample(
+                    runtime,
+                    self.specs[unit.version],
+                    unit.sample,
+                    run_id=self.run_id,
+                    suite=self.suite.name,
+                    version=unit.version,
+                    epoch=unit.epoch,
+                    scorers=self.scorers,
+                    judge=self.judge,
+                    timeout_s=self.suite.sample_timeout_s,
+                    principal=self.suite.principal,
+                    safety_lookup=self.safety.get,
+                    on_rate_limited=on_rate_limited,
+                )
+                rate_limited = result.rate_limited
+                self.tracer.record(EVAL_SAMPLES, result.row)
+                await self.commit.commit()
+                self._finished(result, state)
+            except BaseException as exc:
+                if not isinstance(exc, asyncio.CancelledError):
+                    failure.append(exc)
+                raise
+            finally:
+                runtimes.give_back(runtime)
+                await self.limiter.release(rate_limited=rate_limited)
+
+        try:
+            for unit in units:
+                if failure:
+                    break
+                await self.limiter.acquire()
+                if failure:
+                    await self.limiter.release()
+                    break
+                task = asyncio.create_task(one(unit))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            while tasks and not failure:
+                await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        if failure:
+            raise failure[0]
+
+    def _finished(self, result: SampleRun, state: _State) -> None:
+        spent = result.spent_usd
+        state.spent_usd += spent
+        state.done_now += 1
+        failed = result.row["status"] != "completed"
+        state.failed_now += int(failed)
+        self.progress.advance(cost_usd=spent, failed=failed)
+        if state.forecast_usd is None:
+            state.pilot_costs.append(spent)
+            if len(state.pilot_costs) >= self.suite.forecast_samples:
+                remaining = state.planned - state.done_before - state.done_now
+                self._forecast(state, remaining=remaining)
+        cap = self.suite.cost_cap_usd
+        if cap is not None and state.spent_usd > cap:
+            raise EvalCostCapExceeded(
+                f"the run spent ${state.spent_usd:.6f}, over cost_cap_usd ${cap:.6f}, after"
+                f" {state.done_before + state.done_now} of {state.planned} samples; stopped."
+                f" Raise the cap and resume with --resume {self.run_id}"
+            )
+
+
+def _load(suite: Suite | Path | str) -> Suite:
+    return suite if isinstance(suite, Suite) else Suite.from_yaml(suite)
+
+
+async def arun_suite(
+    suite: Suite | Path | str,
+    *,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+    progress: ProgressMode | Progress = "auto",
+    durable: bool = False,
+    versions: Sequence[str] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> EvalRun:
+    """Run a suite (or resume a run of it) and return the run.
+
+    Args:
+        suite: A :class:`Suite` or the path of its YAML file.
+        run_id: Resume this run: units already recorded are not run again.
+        settings: Where state lives; from the environment if omitted.
+        progress: ``auto`` (a widget in a notebook, rich on a terminal, else nothing),
+            ``rich``, ``widget``, ``none``, or a :class:`~workbench.evals.Progress`.
+        durable: Checkpoint every execution to disk. An eval's unit of resumption is
+            the sample, so the default keeps checkpoints in memory (faster).
+        versions: Run only these version labels (default: all).
+        on_start: Called with the run id once the run is recorded, before any sample.
+
+    Returns:
+        The run; its frames read the rows back from the trace store.
+
+    Raises:
+        SuiteInvalid: The suite, its dataset or an agent spec is invalid.
+        RunNotFound: ``run_id`` names no run in this store.
+        EvalCostCapExceeded: The forecast or the spend passed ``cost_cap_usd``; finished
+            samples are kept, so the run can be resumed with a higher cap.
+        EvalError: The run failed as a run.
+    """
+    runner = _Run(
+        _load(suite),
+        run_id=run_id,
+        settings=settings,
+        progress=progress,
+        durable=durable,
+        versions=versions,
+        on_start=on_start,
+    )
+    return await runner.execute()
+
+
+def run_suite(
+    suite: Suite | Path | str,
+    *,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+    progress: ProgressMode | Progress = "auto",
+    durable: bool = False,
+    versions: Sequence[str] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> EvalRun:
+    """Sync wrapper of :func:`arun_suite`; works inside a running event loop (Jupyter)."""
+    return run_sync(
+        arun_suite(
+            suite,
+            run_id=run_id,
+            settings=settings,
+            progress=progress,
+            durable=durable,
+            versions=versions,
+            on_start=on_start,
+        )
+    )
