@@ -159,3 +159,53 @@ def test_phoenix_stopped_mid_run_slows_nothing_and_loses_nothing_locally(
         " WHERE table_name = 'operations_events' AND (row ->> 'kind') = 'telemetry_dropped'"
     )["n"].iloc[0]
     assert recorded == stats.dropped
+
+
+def test_eval_scores_are_annotations_on_the_judged_spans(
+    phoenix_home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from workbench.evals import annotate_run_in_phoenix, run_suite
+
+    fixtures = REPO / "tests" / "evals" / "fixtures"
+    monkeypatch.syspath_prepend(str(fixtures))
+    monkeypatch.setenv("WORKBENCH_HOME", str(phoenix_home.home))
+    endpoint = phoenix_endpoint(phoenix_home)
+    assert endpoint is not None
+    exporter = OtlpExporter(endpoint, project_name="quiz")
+    tracer = Tracer([SpoolExporter(phoenix_home.spool_dir), exporter])
+    from workbench.tracing import get_tracer, set_tracer
+
+    previous = get_tracer()
+    set_tracer(tracer)  # the runner and its runtimes trace through the process tracer
+    try:
+        run = run_suite(fixtures / "level.yaml", progress="none")
+        tracer.flush()
+        assert exporter.flush()
+        store = TraceStore(phoenix_home.trace_store_path, spool_dir=phoenix_home.spool_dir)
+        client = Client(base_url=endpoint.removesuffix("/v1/traces"))
+        samples = run.samples_frame()
+        roots = store.sql(
+            "SELECT span_id FROM spans WHERE kind = 'AGENT' AND execution_id IN (SELECT unnest(?))",
+            [list(samples["execution_id"])],
+        )
+        _spans(client, "quiz", len(store.sql("SELECT 1 FROM spans")))
+        sent = annotate_run_in_phoenix(run.run_id, store=store, client=client)
+        assert sent == 2 * len(samples)  # numeric and includes, per sample
+        frame = client.spans.get_span_annotations_dataframe(
+            span_ids=list(roots["span_id"]), project_identifier="quiz"
+        )
+        assert set(frame["annotation_name"]) == {"numeric", "includes"}
+        assert set(frame["annotator_kind"]) == {"CODE"}
+        assert set(frame["result.label"]) == {"pass"}
+        # Annotating again updates, it does not add copies.
+        annotate_run_in_phoenix(run.run_id, store=store, client=client)
+        again = client.spans.get_span_annotations_dataframe(
+            span_ids=list(roots["span_id"]), project_identifier="quiz"
+        )
+        assert len(again) == len(frame)
+    finally:
+        set_tracer(previous)
+        tracer.shutdown()
+        sys.modules.pop("eval_fixture_models", None)

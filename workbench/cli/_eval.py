@@ -21,7 +21,7 @@ from rich.table import Table
 from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
 from workbench.evals import EvalRun, run_suite
-from workbench.tracing import configure_phoenix
+from workbench.tracing import OtlpExporter, Tracer, configure_phoenix
 
 __all__ = ["register"]
 
@@ -126,6 +126,21 @@ def _print(run: EvalRun, data: dict[str, Any], console: Console) -> None:
         console.print(f"  {reason}", highlight=False)
 
 
+def _annotate(run_id: str, tracer: Tracer, err: Console) -> int | None:
+    """Scores and verdicts as Phoenix annotations; a failure is a warning, not a failed run."""
+    from workbench.evals import annotate_run_in_phoenix
+
+    tracer.flush()
+    for exporter in tracer.exporters:
+        if isinstance(exporter, OtlpExporter):
+            exporter.flush()
+    try:
+        return annotate_run_in_phoenix(run_id)
+    except WorkbenchError as exc:
+        err.print(f"[yellow]warning[/] Phoenix annotations not attached: {exc.message}")
+        return None
+
+
 def register(app: typer.Typer) -> None:
     """Add `eval` to the CLI."""
 
@@ -150,7 +165,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True) if as_json else Console()
         err = Console(stderr=True)
         try:
-            configure_phoenix()
+            phoenix = configure_phoenix()
             run = run_suite(
                 suite,
                 run_id=resume,
@@ -158,6 +173,8 @@ def register(app: typer.Typer) -> None:
                 on_start=lambda run_id: err.print(f"run {run_id}", highlight=False),
             )
             data = _summary(run)
+            if phoenix is not None:
+                data["phoenix_annotations"] = _annotate(run.run_id, phoenix, err)
             if report is not None:
                 written = run.write_report(report)
                 data["report"] = str(written)

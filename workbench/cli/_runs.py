@@ -121,3 +121,21 @@ def show_command(
     _console.print(table)
     for reason in data["gate_reasons"] or []:
         _console.print(f"  {reason}", highlight=False)
+
+
+@runs_app.command("annotate")
+def annotate_command(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    phoenix_url: Annotated[
+        str | None,
+        typer.Option("--phoenix-url", help="Phoenix base URL; default the running one."),
+    ] = None,
+) -> None:
+    """Attach a run's scores and judge verdicts to its spans in Phoenix, as annotations."""
+    from workbench.evals import annotate_run_in_phoenix
+
+    try:
+        count = annotate_run_in_phoenix(run_id, base_url=phoenix_url)
+    except WorkbenchError as exc:
+        fail(exc)
+    _console.print(f"{count} annotations attached to the spans of run {run_id}")

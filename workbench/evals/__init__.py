@@ -24,6 +24,7 @@ from workbench.evals._judge import (
 from workbench.evals._judge_cache import JudgeCache
 from workbench.evals._judge_card import JudgeCard, cohen_kappa, judge_card
 from workbench.evals._limiter import AdaptiveLimiter, LimitChange
+from workbench.evals._phoenix import annotate_run_in_phoenix, phoenix_base_url
 from workbench.evals._progress import Progress, make_progress
 from workbench.evals._records import EVAL_RUNS, EVAL_SAMPLES, list_runs, load_run_state
 from workbench.evals._report import report_frames, write_report
@@ -91,6 +92,7 @@ __all__ = [
     "ScorerSpec",
     "Suite",
     "ToolCall",
+    "annotate_run_in_phoenix",
     "arun_sample",
     "arun_suite",
     "build_scorer",
@@ -103,6 +105,7 @@ __all__ = [
     "make_progress",
     "new_run_id",
     "pairwise_frame",
+    "phoenix_base_url",
     "position_consistency",
     "reduce_epochs",
     "registered_scorers",

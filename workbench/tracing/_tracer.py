@@ -171,6 +171,11 @@ class Tracer:
                 _log.exception("trace exporter %r failed to shut down", exporter)
 
     @property
+    def exporters(self) -> tuple[SpanExporter, ...]:
+        """The exporters batches go to, in order."""
+        return self._exporters
+
+    @property
     def stats(self) -> TracerStats:
         """Admitted, dropped, queue depth and exporter errors."""
         return TracerStats(self._admitted, self._dropped, len(self._queue), self._export_errors)
