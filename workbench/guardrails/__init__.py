@@ -1,8 +1,9 @@
 """Guardrails: layered scanning of text entering and leaving an execution.
 
 A :class:`Guard` normalises a text (NFKC, homoglyphs, invisible and tag
-characters), decodes encoded runs (base64, base32, hex, URL, HTML entities, ROT13,
-leetspeak, letter spacing; recursively, bounded), runs the registered detectors
+characters), decodes encoded runs (base64, base32, base85, Ascii85, hex, URL, HTML
+entities, Morse, ROT13, leetspeak, letter spacing; recursively, bounded), runs the
+registered detectors
 (injection and jailbreak phrases, markdown-image exfiltration, secrets, PII,
 canary tokens, and any ``@detector`` plug-in) on every view, and applies the
 channel's action: ``block``, ``redact``, ``mark`` or ``allow``. See

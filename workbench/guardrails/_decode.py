@@ -2,8 +2,9 @@
 
 Only candidate runs are decoded: a regular expression finds runs that look like
 base64, base32, hex, ``\\xNN`` escapes, percent-encoding, HTML entities, ``\\uNNNN``
-escapes or 8-bit binary, and a run is kept only when it decodes to mostly printable
-text. Whole-text transforms (ROT13, reversal, leetspeak, letter spacing) are applied
+escapes, 8-bit binary, Ascii85 (``<~...~>``), Base85 (RFC 1924, the alphabet of
+``base64.b85encode``) or Morse code, and a run is kept only when it decodes to mostly
+printable text. Whole-text transforms (ROT13, reversal, leetspeak, letter spacing) are applied
 only when a cheap trigger shows they may reveal something. Every decoding returns a
 :class:`View` that the guard scans with the same detectors, recursively up to
 ``max_depth`` and a total of ``max_chars`` decoded characters.
@@ -46,6 +47,22 @@ _PCT = re.compile(r"(?:[^\s%]*%[0-9A-Fa-f]{2}){3,}[^\s%]*")
 _ENTITY = re.compile(r"(?:&#(?:[0-9]{2,6}|[xX][0-9a-fA-F]{2,6});\s?){3,}")
 _UESC = re.compile(r"(?:\\u[0-9a-fA-F]{4}){3,}")
 _BINARY = re.compile(r"(?<![01])(?:[01]{8}[ ]?){4,}(?![01])")
+_LONG = re.compile(r"\S{16,}")
+_A85 = re.compile(r"<~([!-u\s]{10,}?)~>")
+# Base85 runs: its alphabet minus the characters that are common in prose.
+_B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{20,}")
+_B85_PUNCT = frozenset("!#$%&()*+;<=>?@^_`{|}~")
+_MORSE = re.compile(r"(?<![\w.-])(?:[.-]{1,7}(?: {1,3}| ?/ ?)){8,}[.-]{1,7}(?![\w.-])")
+_MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g",
+    "....": "h", "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n",
+    "---": "o", ".--.": "p", "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u",
+    "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z", "-----": "0",
+    ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6",
+    "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",", "..--..": "?",
+    ".----.": "'", "-.-.--": "!", "-..-.": "/", ".--.-.": "@", "-...-": "=", "-....-": "-",
+    "..--.-": "_", "---...": ":",
+}  # fmt: skip
 _SPACED = re.compile(r"(?<![^\W_])(?:[A-Za-z][ .\-_*|/]{1,2}){4,}[A-Za-z](?![^\W_])")
 _PIECE = re.compile(r"[A-Za-z0-9+/_-]+=*")
 _STRIP = "\"'`()[]{}<>,.;:!?"
@@ -77,8 +94,11 @@ def _printable(text: str) -> bool:
     """Mostly printable characters, half of them letters, digits or spaces."""
     if not text:
         return False
-    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
-    letters = sum(1 for c in text if c.isalnum() or c == " ")
+    if text.isprintable():
+        good = len(text)
+    else:
+        good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    letters = sum(map(str.isalnum, text)) + text.count(" ")
     return good >= 0.95 * len(text) and letters >= 0.5 * len(text)
 
 
@@ -131,6 +151,35 @@ def _binary(run: str) -> str | None:
     return _utf8(bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)))
 
 
+def _a85(body: str) -> str | None:
+    try:
+        return _utf8(base64.a85decode(re.sub(r"\s", "", body)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b85(run: str) -> str | None:
+    # Prose, identifiers and base64 rarely carry three of these; Base85 almost always does.
+    if sum(c in _B85_PUNCT for c in run) < 3 or len(run) % 5 == 1:
+        return None
+    try:
+        return _utf8(base64.b85decode(run))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _morse(run: str) -> str | None:
+    words = re.split(r" ?/ ?| {3}", run.strip())
+    out = []
+    for word in words:
+        letters = [_MORSE_CODE.get(code) for code in word.split()]
+        if not letters or any(c is None for c in letters):
+            return None
+        out.append("".join(c for c in letters if c))
+    text = " ".join(out)
+    return text if sum(c.isalpha() for c in text) >= 8 else None
+
+
 def _changed(decoded: str | None, run: str) -> str | None:
     return decoded if decoded is not None and decoded.strip() != run.strip() else None
 
@@ -150,12 +199,10 @@ def _classify(token: str) -> tuple[str, str | None]:
 
 def _runs(text: str) -> list[View]:
     views: list[View] = []
-    words = text.split()
-    if words and max(map(len, words)) >= 16:
+    longs = _LONG.findall(text)
+    if longs:
         pos = 0
-        for word in words:
-            if len(word) < 16:
-                continue
+        for word in longs:
             at = text.find(word, pos)
             pos = at + len(word)
             token = word.strip(_STRIP)
@@ -192,6 +239,24 @@ def _runs(text: str) -> list[View]:
         for m in _UESC.finditer(text):
             decoded = m.group().encode("ascii").decode("unicode_escape")
             views.append(View(decoded, "unicode_escape", m.start(), m.end()))
+    if "<~" in text:
+        for m in _A85.finditer(text):
+            decoded = _a85(m.group(1))
+            if decoded is not None:
+                views.append(View(decoded, "ascii85", m.start(), m.end()))
+    if longs:
+        for word in longs:
+            if len(word) >= 20 and not word.startswith("<~"):
+                for m in _B85.finditer(word):
+                    decoded = _b85(m.group())
+                    if decoded is not None:
+                        at = text.find(m.group())
+                        views.append(View(decoded, "base85", at, at + len(m.group())))
+    if text.count(".") + text.count("-") >= 24 and (".-" in text or "-." in text):
+        for m in _MORSE.finditer(text):
+            decoded = _morse(m.group())
+            if decoded is not None:
+                views.append(View(decoded, "morse", m.start(), m.end()))
     return views
 
 

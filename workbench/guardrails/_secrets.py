@@ -122,6 +122,11 @@ _RESERVED = re.compile(
     r"@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|\w+\.(?:test|invalid|example|localhost)|example|localhost)$",
     _I,
 )
+_RECIPIENT = re.compile(
+    r"[\"'](?:to|cc|bcc|from|sender|recipients?|reply_to|reply-to)[\"']\s*:\s*\[?\s*(?:[\"'][^\"']*"
+    r"[\"']\s*,\s*)*[\"']$",
+    _I,
+)
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{2,4}[\s.-]\d{2,4}"
     r"(?:[\s.-]\d{2,4})?(?![\w-])"
@@ -157,8 +162,12 @@ def pii(text: str, ctx: ScanContext) -> list[Detection]:
     found: list[Detection] = []
     if "@" in text:
         for m in _EMAIL.finditer(text):
-            if not _RESERVED.search(m.group()):
-                found.append(_found("pii.email", 0.6, mask(m.group()), "pii", ctx, *m.span()))
+            if _RESERVED.search(m.group()):
+                continue
+            # A recipient is where a message goes, not data leaving in it.
+            if ctx.channel == "tool_argument" and _RECIPIENT.search(text, 0, m.start()):
+                continue
+            found.append(_found("pii.email", 0.6, mask(m.group()), "pii", ctx, *m.span()))
     digits = sum(c.isdigit() for c in text)
     if digits < 9:
         return found
