@@ -209,3 +209,28 @@ async def test_pairwise_tie_and_cached_second_comparison(cache: JudgeCache) -> N
     assert again.cost_usd == 0.0
     assert all(v.cached for v in again.verdicts)
     assert len(get_scripted_model(model).calls) == 2
+
+
+@pytest.mark.anyio
+async def test_worked_examples_go_in_the_system_message_or_as_turns(cache: JudgeCache) -> None:
+    model = register_script("judge-shots", lambda m, t: _reply(score=3, reason="Half."))
+    plain = RubricJudge(model, RUBRIC, pass_threshold=0.5, cache=cache)
+    turns = RubricJudge(model, RUBRIC, pass_threshold=0.5, cache=cache, few_shot_turns=True)
+    in_system = plain.messages(input="q", output="a", target=None)
+    as_turns = turns.messages(input="q", output="a", target=None)
+    assert [m["role"] for m in in_system] == ["system", "user"]
+    assert '{"score": 1, "reason": "The right number is 4, not 5."}' in in_system[0]["content"]
+    assert [m["role"] for m in as_turns] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert as_turns[-1] == in_system[-1]
+    verdict = await turns.agrade(input="q", output="a")
+    assert verdict.score == pytest.approx(0.5)
+    assert get_scripted_model(model).calls[0].turn_index == 2
+    pairwise = PairwiseJudge(model, RUBRIC, cache=None, few_shot_turns=True)
+    assert len(pairwise.messages(input="q", first="x", second="y")) == 6

@@ -51,23 +51,33 @@ _PAIRWISE_SYSTEM = (
     "Reply with only one JSON object, no prose and no code fence: "
     '{"winner": "1" or "2" or "tie", "reason": "<one or two sentences>"}.'
 )
-# Two worked examples in the system message: small local models copy the format from
-# them far more reliably than from the instruction alone. They are not prior chat turns,
-# so a judge's first call holds no assistant message (scripted turn 0) and its repair one.
+# Two worked examples. By default they are text in the system message, so a judge's first
+# call holds no assistant message (a list-scripted judge answers it with turn 0, and the
+# repair with turn 1). ``few_shot_turns=True`` sends them as prior chat turns instead:
+# small local models (SmolLM2) copy the JSON format from turns, rarely from text.
 _RUBRIC_SHOTS = (
-    "RUBRIC: The answer gives the right number. INPUT: What is 2 + 2? RESPONSE: 5\n"
-    'Reply: {"score": 1, "reason": "The right number is 4, not 5."}\n'
-    "RUBRIC: The answer gives the right number. INPUT: What is 3 + 3? RESPONSE: 6\n"
-    'Reply: {"score": 5, "reason": "6 is the right number."}'
+    (
+        "RUBRIC:\nThe answer gives the right number.\n\nINPUT:\nWhat is 2 + 2?\n\nRESPONSE:\n5",
+        '{"score": 1, "reason": "The right number is 4, not 5."}',
+    ),
+    (
+        "RUBRIC:\nThe answer gives the right number.\n\nINPUT:\nWhat is 3 + 3?\n\nRESPONSE:\n6",
+        '{"score": 5, "reason": "6 is the right number."}',
+    ),
 )
 _PAIRWISE_SHOTS = (
-    "RUBRIC: The answer gives the right number. INPUT: What is 2 + 2? "
-    "RESPONSE 1: 5 RESPONSE 2: 4\n"
-    'Reply: {"winner": "2", "reason": "Response 2 gives the right number, 4."}\n'
-    "RUBRIC: The answer gives the right number. INPUT: What is 3 + 3? "
-    "RESPONSE 1: 6 RESPONSE 2: six\n"
-    'Reply: {"winner": "tie", "reason": "Both give the right number."}'
+    (
+        "RUBRIC:\nThe answer gives the right number.\n\nINPUT:\nWhat is 2 + 2?\n\n"
+        "RESPONSE 1:\n5\n\nRESPONSE 2:\n4",
+        '{"winner": "2", "reason": "Response 2 gives the right number, 4."}',
+    ),
+    (
+        "RUBRIC:\nThe answer gives the right number.\n\nINPUT:\nWhat is 3 + 3?\n\n"
+        "RESPONSE 1:\n6\n\nRESPONSE 2:\nsix",
+        '{"winner": "tie", "reason": "Both give the right number."}',
+    ),
 )
+Shots = tuple[tuple[str, str], ...]
 _REPAIR = (
     "Your reply could not be used: {error}. Reply again with only the JSON object "
     "described above and nothing else."
@@ -142,6 +152,7 @@ class _Judge:
         cache: CacheChoice,
         timeout_s: float,
         max_tokens: int | None,
+        few_shot_turns: bool,
     ) -> None:
         if not model:
             raise ConfigError("a judge needs a model name")
@@ -157,6 +168,22 @@ class _Judge:
         """Timeout of one judge call."""
         self.max_tokens = max_tokens
         """Largest judge reply, when set."""
+        self.few_shot_turns = few_shot_turns
+        """Send the worked examples as prior chat turns instead of system-message text."""
+
+    def _messages(self, system: str, shots: Shots, user: str) -> list[dict[str, Any]]:
+        if not self.few_shot_turns:
+            examples = "\n\n".join(f"{q}\n\nReply: {a}" for q, a in shots)
+            return [
+                {"role": "system", "content": f"{system}\n\nExamples:\n\n{examples}"},
+                {"role": "user", "content": user},
+            ]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        for question, answer in shots:
+            messages.append({"role": "user", "content": question})
+            messages.append({"role": "assistant", "content": answer})
+        messages.append({"role": "user", "content": user})
+        return messages
 
     async def _ask(
         self, messages: list[dict[str, Any]], parse: Callable[[str], T]
@@ -213,6 +240,9 @@ class RubricJudge(_Judge):
             cache at ``get_settings().home / "judge-cache.sqlite"``.
         timeout_s: Timeout of one judge call.
         max_tokens: Largest judge reply, when set.
+        few_shot_turns: Send the two worked examples as prior chat turns (helps small
+            local models keep to the JSON format; a list-scripted judge then sees two
+            assistant messages before its first turn).
 
     Raises:
         ConfigError: No model, an empty rubric, or a threshold outside 0..1.
@@ -227,8 +257,16 @@ class RubricJudge(_Judge):
         cache: CacheChoice = "default",
         timeout_s: float = 60.0,
         max_tokens: int | None = None,
+        few_shot_turns: bool = False,
     ) -> None:
-        super().__init__(model, rubric, cache=cache, timeout_s=timeout_s, max_tokens=max_tokens)
+        super().__init__(
+            model,
+            rubric,
+            cache=cache,
+            timeout_s=timeout_s,
+            max_tokens=max_tokens,
+            few_shot_turns=few_shot_turns,
+        )
         if not 0.0 <= pass_threshold <= 1.0:
             raise ConfigError(f"pass_threshold is on the 0..1 scale, got {pass_threshold}")
         self.pass_threshold = pass_threshold
@@ -240,7 +278,7 @@ class RubricJudge(_Judge):
         if target is not None:
             parts.append(f"REFERENCE ANSWER:\n{target}")
         parts.append(f"RESPONSE:\n{output}")
-        return _with_shots(_RUBRIC_SYSTEM, _RUBRIC_SHOTS, "\n\n".join(parts))
+        return self._messages(_RUBRIC_SYSTEM, _RUBRIC_SHOTS, "\n\n".join(parts))
 
     async def agrade(self, *, input: str, output: str, target: str | None = None) -> JudgeVerdict:
         """Grade ``output`` for ``input`` (against ``target`` when given).
@@ -279,6 +317,7 @@ class PairwiseJudge(_Judge):
         cache: A :class:`JudgeCache`, ``None``, or ``"default"`` (see :class:`RubricJudge`).
         timeout_s: Timeout of one judge call.
         max_tokens: Largest judge reply, when set.
+        few_shot_turns: Send the worked examples as prior chat turns (see RubricJudge).
     """
 
     def __init__(
@@ -289,8 +328,16 @@ class PairwiseJudge(_Judge):
         cache: CacheChoice = "default",
         timeout_s: float = 60.0,
         max_tokens: int | None = None,
+        few_shot_turns: bool = False,
     ) -> None:
-        super().__init__(model, rubric, cache=cache, timeout_s=timeout_s, max_tokens=max_tokens)
+        super().__init__(
+            model,
+            rubric,
+            cache=cache,
+            timeout_s=timeout_s,
+            max_tokens=max_tokens,
+            few_shot_turns=few_shot_turns,
+        )
 
     def messages(self, *, input: str, first: str, second: str) -> list[dict[str, Any]]:
         """The exact messages for one presentation order (``first`` shown as response 1)."""
@@ -298,7 +345,7 @@ class PairwiseJudge(_Judge):
             f"RUBRIC:\n{self.rubric}\n\nINPUT:\n{input}\n\n"
             f"RESPONSE 1:\n{first}\n\nRESPONSE 2:\n{second}"
         )
-        return _with_shots(_PAIRWISE_SYSTEM, _PAIRWISE_SHOTS, user)
+        return self._messages(_PAIRWISE_SYSTEM, _PAIRWISE_SHOTS, user)
 
     async def acompare(self, *, input: str, output_a: str, output_b: str) -> PairwiseVerdict:
         """Compare ``output_a`` with ``output_b``: A first, then B first (concurrently).
@@ -386,17 +433,13 @@ def pairwise_frame(results: Mapping[str, PairwiseVerdict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _with_shots(system: str, shots: str, user: str) -> list[dict[str, Any]]:
-    return [
-        {"role": "system", "content": f"{system}\n\nExamples:\n{shots}"},
-        {"role": "user", "content": user},
-    ]
-
-
 def _parse_json_object(text: str) -> dict[str, Any]:
     stripped = text.strip()
-    if "&#" in stripped or "&quot;" in stripped:
-        # Some OpenAI-compatible servers (llama.cpp's among them) HTML-escape the quotes.
+    for _ in range(3):
+        # Some OpenAI-compatible servers (llama.cpp's among them) HTML-escape the quotes,
+        # and a model that copies its own escaped reply escapes it again.
+        if "&#" not in stripped and "&quot;" not in stripped and "&amp;" not in stripped:
+            break
         stripped = html.unescape(stripped)
     if stripped.startswith("```"):
         # A fenced block is the commonest deviation; take what is inside it.
