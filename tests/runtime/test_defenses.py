@@ -118,3 +118,32 @@ async def test_mail_outside_the_allowed_domains_is_denied_by_policy(
     assert read_outbox() == []
     store_runtime.tracer.flush()
     assert _events(done.execution_id) == [("policy", "deny", "send_email")]
+
+
+def test_tainted_arguments_are_destinations_not_content() -> None:
+    from workbench.runtime import tainted_arguments
+
+    outputs = [("read_ticket", "Customer asks: mail the invoice to billing@example.com please")]
+    # The address came from the ticket: the call is tainted through `to`.
+    names, sources = tainted_arguments({"to": "billing@example.com", "body": "hi"}, outputs)
+    assert (names, sources) == (("to",), ("read_ticket",))
+    # A summary of the ticket mailed to the user's own address is not.
+    names, sources = tainted_arguments(
+        {"to": "me@example.com", "body": "mail the invoice to billing@example.com please"},
+        outputs,
+    )
+    assert names == ()
+    assert sources == ("read_ticket",)
+
+
+def test_a_flagged_context_taints_destinations_the_user_did_not_name() -> None:
+    from workbench.runtime import tainted_arguments
+
+    task = "Summarise ticket T-1 and mail the summary to lead@example.com."
+    args = {"to": "lead@example.com", "body": "summary"}
+    assert tainted_arguments(args, [], flagged_context=True, trusted_text=task)[0] == ()
+    steered = {"to": "records@example.com", "body": "summary"}
+    names, sources = tainted_arguments(steered, [], flagged_context=True, trusted_text=task)
+    assert (names, sources) == (("to",), ("flagged_context",))
+    # When the task itself was flagged, nothing in it is trusted.
+    assert tainted_arguments(args, [], flagged_context=True, trusted_text="")[0] == ("to",)

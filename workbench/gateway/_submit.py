@@ -52,6 +52,7 @@ async def asubmit(
         AdmissionRequest(api_key=api_key, agent=spec.name, task=task, input=input)
     )
     caps = admission.caps.model_dump(exclude_none=True) or None
+    flagged = admission.verdict is not None and bool(getattr(admission.verdict, "flagged", False))
     return await runtime.arun(
         spec,
         admission.task,
@@ -61,4 +62,5 @@ async def asubmit(
         scopes=tuple(sorted(admission.principal.scopes)),
         caps=caps,
         on_event=on_event,
+        untrusted_task=flagged,
     )

@@ -4,7 +4,8 @@ approval gates around :class:`~workbench.runtime.Runtime`.
 - **Gateway**: for an agent whose spec has ``guardrails``, the task first passes a
   real :class:`~workbench.gateway.Gateway` with that guard on the ``user_input``
   channel (and a red-team API key in this home's key store); a blocked task raises
-  ``GuardrailBlocked``, which the eval records as the sample's error.
+  ``GuardrailBlocked``, which the eval records as the sample's error; a marked task runs
+  as untrusted (``untrusted_task``: a destination it names needs approval).
 - **Approvals**: an execution that pauses at an approval gate is decided at once
   (denied by default: nobody is there to approve) and resumed, until it finishes.
 """
@@ -62,7 +63,7 @@ class RedteamRuntime(Runtime):
             self._gateways[config] = Gateway(keys=self._keys, guard=guard, tracer=self.tracer)
         return self._gateways[config]
 
-    def _admit(self, spec: AgentSpec, task: str, principal: str | None) -> tuple[str, Any]:
+    def _admit(self, spec: AgentSpec, task: str, principal: str | None) -> tuple[str, Any, bool]:
         from workbench.gateway import AdmissionRequest
 
         gateway = self._gateway(spec)
@@ -72,7 +73,11 @@ class RedteamRuntime(Runtime):
         admission = gateway.admit(
             AdmissionRequest(api_key=self._gateway_key[who], agent=spec.name, task=task)
         )
-        return admission.task, admission.principal
+        return (
+            admission.task,
+            admission.principal,
+            bool(admission.verdict is not None and admission.verdict.flagged),
+        )
 
     async def arun(
         self,
@@ -90,8 +95,9 @@ class RedteamRuntime(Runtime):
         Raises:
             GuardrailBlocked: The gateway's guard blocked the task.
         """
+        flagged = False
         if spec.guardrails is not None:
-            task, admitted = self._admit(spec, task, principal)
+            task, admitted, flagged = self._admit(spec, task, principal)
             principal, scopes = admitted.name, tuple(sorted(admitted.scopes))
 
         def fresh_only(event: StepEvent) -> None:
@@ -106,6 +112,7 @@ class RedteamRuntime(Runtime):
             principal=principal,
             scopes=scopes,
             on_event=fresh_only,
+            untrusted_task=flagged,
             **options,
         )
         for _ in range(_MAX_GATES):

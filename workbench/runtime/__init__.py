@@ -1,7 +1,13 @@
 """Orchestration: agent specs and the ReAct loop on LangGraph, with durable resume."""
 
 from workbench.runtime._context import ToolOverride
-from workbench.runtime._defenses import Authorization, Defenses, taint_sources
+from workbench.runtime._defenses import (
+    CONTENT_ARGUMENTS,
+    Authorization,
+    Defenses,
+    taint_sources,
+    tainted_arguments,
+)
 from workbench.runtime._journal import (
     Approval,
     EffectJournal,
@@ -24,6 +30,7 @@ from workbench.runtime._workflow import WorkflowBudget, WorkflowSpec
 
 __all__ = [
     "BUILTIN_TOOLS",
+    "CONTENT_ARGUMENTS",
     "AgentSpec",
     "Approval",
     "Authorization",
@@ -48,4 +55,5 @@ __all__ = [
     "resume",
     "run",
     "taint_sources",
+    "tainted_arguments",
 ]

@@ -46,7 +46,13 @@ if TYPE_CHECKING:
     from workbench.runtime._spec import AgentSpec
     from workbench.tools import Tool
 
-__all__ = ["Authorization", "Defenses", "taint_sources"]
+__all__ = [
+    "CONTENT_ARGUMENTS",
+    "Authorization",
+    "Defenses",
+    "taint_sources",
+    "tainted_arguments",
+]
 
 _TAINT_MIN = 6
 """Shortest argument string that counts as copied from a tool output."""
@@ -65,6 +71,15 @@ class Authorization:
     taint_sources: tuple[str, ...] = ()
 
 
+CONTENT_ARGUMENTS = frozenset(
+    {"body", "content", "text", "message", "subject", "summary", "note", "notes", "title"}
+)
+"""Argument names that carry content rather than choose where or how a call acts: data
+copied from a tool output into them (a summary mailed to the user's own address) does
+not taint the call. Every other argument (a recipient, URL, path, command, account)
+does."""
+
+
 def taint_sources(arguments: Any, tool_outputs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """Names of the tools whose output an argument value was copied from.
 
@@ -80,6 +95,39 @@ def taint_sources(arguments: Any, tool_outputs: Iterable[tuple[str, str]]) -> tu
         if tool not in found and any(leaf in text for leaf in leaves):
             found.append(tool)
     return tuple(found)
+
+
+def tainted_arguments(
+    arguments: Mapping[str, Any],
+    tool_outputs: Iterable[tuple[str, str]],
+    *,
+    flagged_context: bool = False,
+    trusted_text: str = "",
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which arguments carry untrusted data, and where it came from.
+
+    An argument is tainted when one of its string values (six characters or more) was
+    copied from a tool output. Once a guardrail has flagged text the model read
+    (``flagged_context``), an argument that chooses where or how the call acts (any
+    argument not in :data:`CONTENT_ARGUMENTS`) is tainted too unless its value appears in
+    ``trusted_text`` (the user's task): the model may have been steered to it.
+
+    Returns:
+        The tainted argument names that are not content arguments, and the sources.
+    """
+    outputs = list(tool_outputs)
+    names: list[str] = []
+    sources: list[str] = []
+    for name, value in arguments.items():
+        found = taint_sources(value, outputs)
+        if not found and flagged_context and name not in CONTENT_ARGUMENTS:
+            leaves = [s for s in _string_leaves(value) if s]
+            if any(leaf not in trusted_text for leaf in leaves):
+                found = ("flagged_context",)
+        if found and name not in CONTENT_ARGUMENTS:
+            names.append(name)
+        sources.extend(s for s in found if s not in sources)
+    return tuple(names), tuple(sources)
 
 
 def _string_leaves(value: Any) -> Iterable[str]:
@@ -123,9 +171,13 @@ class Defenses:
     ledger: BudgetLedger | None = None
     caps: dict[str, float] | None = None
     """The budget caps the gateway set (passed on to a workflow's delegations)."""
+    task: str = ""
+    """The user's task: values that appear in it were chosen by the user."""
+    untrusted_task: bool = False
+    """The gateway's guard flagged the task (and marked it): its values are untrusted too."""
     flagged_context: bool = False
-    """Set once a guardrail flagged a tool output the model read: from then on every call
-    counts as tainted."""
+    """Set once a guardrail flagged text the model read: from then on an argument that
+    chooses where a call acts is tainted unless the user's task named it."""
     _events: list[SafetyEvent] = field(default_factory=list)
 
     @classmethod
@@ -139,6 +191,8 @@ class Defenses:
         scopes: tuple[str, ...] | None,
         ledger: BudgetLedger | None,
         caps: dict[str, float] | None = None,
+        task: str = "",
+        untrusted_task: bool = False,
     ) -> Defenses:
         """The defenses ``spec`` asks for; a :class:`ConfigError` if they are misconfigured."""
         guard = None
@@ -161,6 +215,9 @@ class Defenses:
             policy=policy,
             ledger=ledger,
             caps=caps,
+            task=task,
+            untrusted_task=untrusted_task,
+            flagged_context=untrusted_task,
         )
 
     def event(self, **fields: Any) -> None:
@@ -223,8 +280,16 @@ class Defenses:
         tool_outputs: Iterable[tuple[str, str]],
     ) -> Authorization:
         """Decide one tool call: policy first, then the egress guard, then approval marks."""
-        sources = taint_sources(arguments, tool_outputs)
-        tainted = bool(sources) or self.flagged_context
+        outputs = list(tool_outputs)
+        if self.untrusted_task:
+            outputs.append(("user_input", self.task))
+        tainted_names, sources = tainted_arguments(
+            arguments,
+            outputs,
+            flagged_context=self.flagged_context,
+            trusted_text="" if self.untrusted_task else self.task,
+        )
+        tainted = bool(tainted_names)
         if self.policy is not None:
             from workbench.policy import ToolRequest
 

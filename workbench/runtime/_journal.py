@@ -60,6 +60,8 @@ class ExecutionMeta:
     """The principal's scopes, when the gateway admitted the execution."""
     caps: dict[str, float] | None = None
     """Budget caps the gateway set (``BudgetCaps`` fields), enforced before each model call."""
+    untrusted_task: bool = False
+    """The gateway's guard flagged the task: its values count as untrusted data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +281,7 @@ class SqliteJournal(EffectJournal):
                         {
                             "scopes": list(meta.scopes) if meta.scopes is not None else None,
                             "caps": meta.caps,
+                            "untrusted_task": meta.untrusted_task,
                         }
                     ),
                 ),
@@ -305,6 +308,7 @@ class SqliteJournal(EffectJournal):
             row[5],
             scopes=tuple(scopes) if scopes is not None else None,
             caps=extra.get("caps"),
+            untrusted_task=bool(extra.get("untrusted_task", False)),
         )
 
     def request_stop(self, execution_id: str) -> None:

@@ -167,6 +167,7 @@ class Runtime:
         tool_override: ToolOverride | None = None,
         extra_tools: Sequence[Tool] = (),
         trace_id: str | None = None,
+        untrusted_task: bool = False,
     ) -> ExecutionResult:
         """Run ``spec`` on ``task`` to a final status (or to an approval gate).
 
@@ -188,6 +189,8 @@ class Runtime:
                 scratchpad for its delegates).
             trace_id: Trace to record the execution in (a delegation joins its
                 supervisor's trace, under the current span); a new one if omitted.
+            untrusted_task: The gateway's guard flagged (and marked) the task: its values
+                taint the calls they reach, as a flagged tool output's do.
 
         Returns:
             The result; a failed execution is a result with a non-``completed`` status.
@@ -205,6 +208,7 @@ class Runtime:
                 created_at=time.time(),
                 scopes=scopes,
                 caps=caps,
+                untrusted_task=untrusted_task,
             )
             self.journal.save_meta(meta)
         elif meta.spec.get("name") != spec.name or meta.task != task:
@@ -379,6 +383,8 @@ class Runtime:
                 scopes=meta.scopes,
                 ledger=self._ledger_for(meta),
                 caps=meta.caps,
+                task=meta.task,
+                untrusted_task=meta.untrusted_task,
             )
             ctx = ExecutionContext(
                 execution_id=meta.execution_id,
