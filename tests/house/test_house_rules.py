@@ -66,3 +66,14 @@ def test_every_error_code_is_documented_and_unique() -> None:
     assert len(codes) == len(set(codes))
     missing = [code for code in codes if f"`{code}`" not in doc]
     assert missing == []
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    # Test directories are not packages: two test files of one name cannot both import.
+    root = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "conftest.py" or "fixtures" in path.parts:
+            continue
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a module name"
+        seen[path.name] = path
