@@ -132,7 +132,10 @@ def new_figure(width: float = 6.4, height: float = 3.0) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    # Fixed margins: a layout engine ("constrained", "tight") solves and draws the
+    # figure more than once, seconds per figure on a slow CPU.
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.25, wspace=0.3)
     FigureCanvasAgg(fig)
     return fig
 

@@ -118,11 +118,14 @@ class CostDashboardModel(WidgetModel):
                 index="day", columns="version", values="cost_usd", aggfunc="sum", fill_value=0.0
             ).sort_index()
             labels = [str(d)[:10] for d in pivot.index]
-            bottom = [0.0] * len(pivot)
-            for version in pivot.columns:
-                values = pivot[version].tolist()
-                ax.bar(labels, values, bottom=bottom, label=str(version))
-                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+            # One stacked polygon per version, not one bar patch per version and day:
+            # a year of days draws in milliseconds instead of seconds.
+            ax.stackplot(
+                range(len(labels)),
+                *[pivot[v].tolist() for v in pivot.columns],
+                labels=[str(v) for v in pivot.columns],
+                step="mid",
+            )
             _thin_ticks(ax, labels)
             ax.set_ylabel("USD")
             ax.set_title("cost by version and day")
