@@ -11,6 +11,12 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
 # redis-server backs the shared rate limiter and budget ledger (`workbench services up redis`).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# prometheus (and promtool) scrape `workbench serve` and check its alert rules
+# (`workbench services up prometheus`, tests/server).
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# postgresql: the shared checkpointer and journal for workers on several machines
+# (`workbench services up postgres`).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # Debian's Chromium runs the real-browser test (Playwright drives it; no browser download).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then

@@ -10,9 +10,11 @@ from workbench.cli._eval import register as register_eval
 from workbench.cli._guard import guard_app
 from workbench.cli._keys import keys_app
 from workbench.cli._memory import memory_app
+from workbench.cli._redteam import register as register_redteam
 from workbench.cli._run import register as register_run
 from workbench.cli._runs import runs_app
 from workbench.cli._sandbox import sandbox_app
+from workbench.cli._serve import register as register_serve
 from workbench.cli._services import services_app
 from workbench.cli._shadow import shadow_app
 from workbench.cli._traces import traces_app
@@ -29,7 +31,9 @@ app = typer.Typer(
 register_run(app)
 register_approve(app)
 register_eval(app)
+register_redteam(app)
 register_worker(app)
+register_serve(app)
 app.add_typer(traces_app, name="traces")
 app.add_typer(services_app, name="services")
 app.add_typer(sandbox_app, name="sandbox")

@@ -7,7 +7,8 @@ fields plus the definition's ``describe`` keys at top level), where the runtime
 finds it. Built in: ``model`` (SmolLM2 behind llama.cpp's OpenAI-compatible server),
 ``phoenix`` (Arize Phoenix, the trace UI and OTLP collector), ``docker``
 (a private Docker engine for the docker sandbox backend), ``redis`` (the shared
-store of the gateway's rate limits and budgets) and ``jupyterlab`` (JupyterLab on
+store of the gateway's rate limits and budgets), ``prometheus`` (scrapes ``workbench
+serve``) and ``jupyterlab`` (JupyterLab on
 loopback with a token, for the notebooks and the browser test).
 
 Adding a server: write a ``ServiceDefinition`` subclass in its own module, decorate
@@ -38,6 +39,7 @@ from workbench.services._manager import (
 from workbench.services._model import ModelService, find_smollm2_gguf
 from workbench.services._phoenix import PhoenixService
 from workbench.services._postgres import PostgresService
+from workbench.services._prometheus import PrometheusService
 from workbench.services._redis import RedisService
 from workbench.services._registry import (
     get_service_definition,
@@ -51,6 +53,7 @@ __all__ = [
     "ModelService",
     "PhoenixService",
     "PostgresService",
+    "PrometheusService",
     "RedisService",
     "ServiceDefinition",
     "ServiceInfo",
