@@ -5,13 +5,15 @@ characters), decodes encoded runs (base64, base32, base85, Ascii85, hex, URL, HT
 entities, Morse, ROT13, leetspeak, letter spacing; recursively, bounded), runs the
 registered detectors
 (injection and jailbreak phrases, markdown-image exfiltration, secrets, PII,
-canary tokens, and any ``@detector`` plug-in) on every view, and applies the
-channel's action: ``block``, ``redact``, ``mark`` or ``allow``. See
-``docs/guardrails.md``.
+canary tokens, and any ``@detector`` plug-in) on every view, fuses the rules with a
+local injection classifier (``injection_classifier``: hashed n-grams, logistic
+regression, shipped as package data, numpy only), and applies the channel's action:
+``block``, ``redact``, ``mark`` or ``allow``. See ``docs/guardrails.md``.
 """
 
 from __future__ import annotations
 
+from workbench.guardrails import _classifier as _classifier
 from workbench.guardrails import _exfil as _exfil
 from workbench.guardrails import _injection as _injection
 from workbench.guardrails import _secrets as _secrets

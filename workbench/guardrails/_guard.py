@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from workbench.errors import ConfigError
 from workbench.guardrails._canary import canary_for, load_canary_key
+from workbench.guardrails._classifier import CLASSIFIER_NAME, fuse
 from workbench.guardrails._config import GuardConfig
 from workbench.guardrails._decode import decode_views
 from workbench.guardrails._normalize import normalise
@@ -127,6 +128,10 @@ class Guard:
             channel: tuple(s for s in specs if channel in config.channels.get(s.name, s.channels))
             for channel in CHANNELS
         }
+        self._fused: dict[Channel, bool] = {
+            channel: any(s.name == CLASSIFIER_NAME for s in specs)
+            for channel, specs in self._by_channel.items()
+        }
 
     # -- scanning --------------------------------------------------------------------------
 
@@ -235,6 +240,8 @@ class Guard:
                     d.name, d.score, d.severity, d.excerpt, d.category, d.layer, start, end
                 )
             detections.append(d)
+        if self._fused[channel]:
+            detections = fuse(detections, channel, self.config.threshold)
         detections.sort(key=lambda d: -d.score)
         score = detections[0].score if detections else 0.0
         flagged = score >= self.config.threshold

