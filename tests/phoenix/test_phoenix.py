@@ -124,43 +124,6 @@ def test_agent_executions_appear_in_phoenix_with_kinds_tokens_cost_and_sessions(
     assert len(v1) == 18
 
 
-def test_phoenix_stopped_mid_run_slows_nothing_and_loses_nothing_locally(
-    phoenix_home: Settings,
-) -> None:
-    endpoint = phoenix_endpoint(phoenix_home)
-    assert endpoint is not None
-    spool = phoenix_home.home / "spool-b"
-    exporter = OtlpExporter(endpoint, max_buffer=8, backoff_initial_s=0.05, shutdown_timeout_s=0.2)
-    tracer = Tracer([SpoolExporter(spool), exporter], flush_interval_s=0.01)
-    exporter.bind(tracer)
-    before = _run(phoenix_home, tracer, [(f"task {i}", f"t{i}") for i in range(4)])
-    assert exporter.flush(15)
-    assert exporter.stats.dropped == 0
-    assert stop_service("phoenix", settings=phoenix_home)
-    after = _run(phoenix_home, tracer, [(f"task {i}", f"u{i}") for i in range(4)])
-    assert [r.status.value for r in before + after] == ["completed"] * 8
-
-    # The loop did not wait for the dead collector: same latency as while it was up.
-    up = sorted(r.latency_s for r in before)[1:3]
-    down = sorted(r.latency_s for r in after)[1:3]
-    assert sum(down) / 2 < 2 * sum(up) / 2 + 0.05, (up, down)
-
-    assert not exporter.flush(0.3)  # records the pending drop count now
-    stats = exporter.stats
-    assert stats.dropped > 0
-    assert stats.dropped + stats.buffered == 4 * 6
-    assert tracer.flush()
-    tracer.shutdown()
-
-    store = TraceStore(phoenix_home.home / "b.duckdb", spool_dir=spool)
-    assert store.sql("SELECT count(*) AS n FROM spans")["n"].iloc[0] == 8 * 6
-    recorded = store.sql(
-        "SELECT sum(CAST(row ->> 'dropped' AS INT)) AS n FROM records"
-        " WHERE table_name = 'operations_events' AND (row ->> 'kind') = 'telemetry_dropped'"
-    )["n"].iloc[0]
-    assert recorded == stats.dropped
-
-
 def test_eval_scores_are_annotations_on_the_judged_spans(
     phoenix_home: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,3 +172,40 @@ def test_eval_scores_are_annotations_on_the_judged_spans(
         set_tracer(previous)
         tracer.shutdown()
         sys.modules.pop("eval_fixture_models", None)
+
+
+def test_phoenix_stopped_mid_run_slows_nothing_and_loses_nothing_locally(
+    phoenix_home: Settings,
+) -> None:
+    endpoint = phoenix_endpoint(phoenix_home)
+    assert endpoint is not None
+    spool = phoenix_home.home / "spool-b"
+    exporter = OtlpExporter(endpoint, max_buffer=8, backoff_initial_s=0.05, shutdown_timeout_s=0.2)
+    tracer = Tracer([SpoolExporter(spool), exporter], flush_interval_s=0.01)
+    exporter.bind(tracer)
+    before = _run(phoenix_home, tracer, [(f"task {i}", f"t{i}") for i in range(4)])
+    assert exporter.flush(15)
+    assert exporter.stats.dropped == 0
+    assert stop_service("phoenix", settings=phoenix_home)
+    after = _run(phoenix_home, tracer, [(f"task {i}", f"u{i}") for i in range(4)])
+    assert [r.status.value for r in before + after] == ["completed"] * 8
+
+    # The loop did not wait for the dead collector: same latency as while it was up.
+    up = sorted(r.latency_s for r in before)[1:3]
+    down = sorted(r.latency_s for r in after)[1:3]
+    assert sum(down) / 2 < 2 * sum(up) / 2 + 0.05, (up, down)
+
+    assert not exporter.flush(0.3)  # records the pending drop count now
+    stats = exporter.stats
+    assert stats.dropped > 0
+    assert stats.dropped + stats.buffered == 4 * 6
+    assert tracer.flush()
+    tracer.shutdown()
+
+    store = TraceStore(phoenix_home.home / "b.duckdb", spool_dir=spool)
+    assert store.sql("SELECT count(*) AS n FROM spans")["n"].iloc[0] == 8 * 6
+    recorded = store.sql(
+        "SELECT sum(CAST(row ->> 'dropped' AS INT)) AS n FROM records"
+        " WHERE table_name = 'operations_events' AND (row ->> 'kind') = 'telemetry_dropped'"
+    )["n"].iloc[0]
+    assert recorded == stats.dropped
