@@ -202,7 +202,12 @@ def test_approvals_are_listed_and_decided_per_principal(tmp_path: Path) -> None:
 def test_stop_and_costs(tmp_path: Path) -> None:
     handle, served = start_served(tmp_path)
     slow = register_script(
-        "srv-slow", lambda messages, tools: Turn.call("calculator", expression="1+1", latency_s=0.2)
+        "srv-slow",
+        # latency_s on the turn (not in Turn.call's kwargs, which are the tool's arguments):
+        # each step takes 0.2 s, so the stop lands long before any step or repair limit.
+        lambda messages, tools: Turn.call("calculator", expression="1+1").model_copy(
+            update={"latency_s": 0.2}
+        ),
     )
     try:
         served.state.agents["calc"] = served.state.agents["calc"].__class__(

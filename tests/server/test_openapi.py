@@ -77,7 +77,12 @@ def test_the_document_lists_every_operation_and_its_errors(tmp_path: Path) -> No
         ("GET", "/v1/costs"),
     }
     create = doc["paths"]["/v1/executions"]["post"]["responses"]
-    assert set(create) == {"202", "401", "402", "403", "404", "413", "422", "429"}
+    assert set(create) == {"200", "202", "401", "402", "403", "404", "413", "422", "429"}
+    assert create["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ExecutionView"
+    }
+    params = {p["name"]: p["in"] for p in doc["paths"]["/v1/executions"]["post"]["parameters"]}
+    assert params == {"wait": "query", "prefer": "header"}
     assert create["429"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"
     }

@@ -10,11 +10,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.errors import (
@@ -33,6 +34,7 @@ from workbench.errors import (
 from workbench.gateway import AdmissionRequest, Gateway, Principal
 from workbench.runtime import Runtime, new_execution_id
 from workbench.server._config import ServeConfig
+from workbench.server._events import EventStream
 from workbench.server._metrics import MetricsExporter, ServerMetrics
 from workbench.server._models import (
     ApprovalView,
@@ -45,7 +47,7 @@ from workbench.server._models import (
     ExecutionView,
 )
 from workbench.server._shadow import LiveShadow
-from workbench.server._state import ServerState
+from workbench.server._state import OPEN_STATUSES, ServerState
 from workbench.settings import Settings, get_settings
 from workbench.tracing import SpoolExporter, Tracer, TraceStore, cost_query
 
@@ -60,7 +62,9 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer wbk_.
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: wbk_...`")
 
 
-def _secret(
+# Both dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+# a worker thread, a thread hop that cost about 0.6 ms a request (benchmarks/serve_load.py).
+async def _secret(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     key: Annotated[str | None, Depends(_api_key)],
 ) -> str | None:
@@ -69,7 +73,9 @@ def _secret(
     return key
 
 
-def _principal(request: Request, secret: Annotated[str | None, Depends(_secret)]) -> Principal:
+async def _principal(
+    request: Request, secret: Annotated[str | None, Depends(_secret)]
+) -> Principal:
     state: ServerState = request.app.state.server
     return state.gateway.keys.authenticate(secret)
 
@@ -92,6 +98,32 @@ def _status_of(exc: WorkbenchError) -> int:
     if isinstance(exc, TraceStoreError):
         return 503
     return 500
+
+
+def _model_response(
+    model: BaseModel, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
+    # Serialised once by pydantic's Rust core: returning the model would make FastAPI
+    # validate it again against the response model and encode it through jsonable_encoder.
+    return Response(
+        model.model_dump_json(),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def _prefer_wait(prefer: str | None) -> float | None:
+    """The seconds of an RFC 7240 ``Prefer: wait=N`` header; None without a valid one."""
+    if not prefer:
+        return None
+    for preference in prefer.split(","):
+        name, _, value = preference.partition("=")
+        if name.strip().lower() == "wait":
+            seconds = value.split(";", 1)[0].strip().strip('"')
+            # RFC 7240 says delta-seconds; anything else is ignored, as unknown preferences are.
+            return float(seconds) if seconds.isdigit() else None
+    return None
 
 
 def error_response(exc: WorkbenchError) -> JSONResponse:
@@ -237,10 +269,34 @@ def create_app(
         "/v1/executions",
         status_code=202,
         response_model=ExecutionAccepted,
-        responses=_errors(402, 403, 404, 413, 422, 429),
+        responses={
+            200: {
+                "model": ExecutionView,
+                "description": "Only with `wait` (or `Prefer: wait=N`): the execution stopped "
+                "running within the wait; the body is its final view, as `GET` would answer",
+            },
+            **_errors(402, 403, 404, 413, 422, 429),
+        },
         summary="Run an agent on a task (admitted by the gateway; runs in the background)",
     )
-    async def create_execution(body: ExecutionRequest, secret: Key) -> ExecutionAccepted:
+    async def create_execution(
+        body: ExecutionRequest,
+        secret: Key,
+        wait: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                le=3600,
+                description="Seconds to wait for the execution to stop running: 200 with its "
+                "view if it does (one round trip for short executions), else 202 as without. "
+                "Capped by the server's `max_wait_s`.",
+            ),
+        ] = None,
+        prefer: Annotated[
+            str | None,
+            Header(description="RFC 7240 `wait=N`: the same as the `wait` query parameter"),
+        ] = None,
+    ) -> Response:
         admission = state.gateway.admit(
             AdmissionRequest(api_key=secret, agent=body.agent, task=body.task, input=body.input)
         )
@@ -248,13 +304,21 @@ def create_app(
         if agent is None:
             raise AgentNotFound(f"this server serves no agent {body.agent!r}")
         execution_id = new_execution_id()
-        state.start(agent, admission, execution_id=execution_id, thread_id=body.thread_id)
-        return ExecutionAccepted(
+        served = state.start(agent, admission, execution_id=execution_id, thread_id=body.thread_id)
+        asked = wait if wait is not None else _prefer_wait(prefer)
+        if asked is not None and served.task is not None:
+            # asyncio.wait never cancels: past the wait the execution goes on in the background.
+            await asyncio.wait({served.task}, timeout=min(asked, config.max_wait_s))
+            if served.status not in OPEN_STATUSES:
+                headers = {"Preference-Applied": f"wait={asked:g}"} if wait is None else None
+                return _model_response(served.view(), 200, headers)
+        accepted = ExecutionAccepted(
             execution_id=execution_id,
             status="running",
             agent=body.agent,
             events_url=f"/v1/executions/{execution_id}/events",
         )
+        return _model_response(accepted, 202)
 
     @app.get(
         "/v1/executions/{execution_id}",
@@ -262,8 +326,8 @@ def create_app(
         responses=_errors(404),
         summary="An execution's status and result",
     )
-    async def get_execution(execution_id: str, caller: Caller) -> ExecutionView:
-        return state.get(execution_id, caller.name).view()
+    async def get_execution(execution_id: str, caller: Caller) -> Response:
+        return _model_response(state.get(execution_id, caller.name).view(), 200)
 
     @app.get(
         "/v1/executions/{execution_id}/events",
@@ -279,12 +343,7 @@ def create_app(
         summary="Stream an execution's steps as server-sent events",
     )
     async def stream_events(execution_id: str, caller: Caller) -> StreamingResponse:
-        served = state.get(execution_id, caller.name)
-        return StreamingResponse(
-            served.stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return EventStream(state.get(execution_id, caller.name))
 
     @app.post(
         "/v1/executions/{execution_id}/stop",

@@ -63,6 +63,7 @@ class ServeConfig(BaseModel):
             shadow: {spec: analyst_v2.yaml, rate: 0.1}
         max_body_bytes: 1000000
         shadow_queue_size: 100
+        max_wait_s: 30
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -76,6 +77,9 @@ class ServeConfig(BaseModel):
     counted), so a slow candidate never holds up v1."""
     shadow_workers: int = Field(default=1, ge=1, le=64)
     """Shadow runs in flight at once."""
+    max_wait_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    """Longest ``POST /v1/executions?wait=N`` (or ``Prefer: wait=N``) honoured; a longer
+    wait is cut to this, after which the answer is the usual 202."""
     queue_url: str | None = None
     """A Redis URL of ``workbench.queue``; its pending jobs are exported as queue depth."""
 

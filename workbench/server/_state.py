@@ -18,13 +18,15 @@ from workbench.server._models import ExecutionView
 from workbench.server._shadow import LiveShadow, ShadowJob
 from workbench.tracing import Tracer
 
-__all__ = ["ServedExecution", "ServerState"]
+__all__ = ["OPEN_STATUSES", "ServedExecution", "ServerState"]
 
 log = logging.getLogger(__name__)
 
 _KEEP_FINISHED = 10_000
 """Finished executions kept in memory for GET; the oldest are forgotten first."""
-_OPEN = frozenset({ExecutionStatus.RUNNING.value})
+OPEN_STATUSES = frozenset({ExecutionStatus.RUNNING.value})
+"""Statuses of an execution that is still running (its event stream stays open)."""
+_OPEN = OPEN_STATUSES
 
 
 @dataclass
@@ -40,18 +42,31 @@ class ServedExecution:
     status: str = ExecutionStatus.RUNNING.value
     result: ExecutionResult | None = None
     events: list[StepEvent] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)
+    """``events`` as server-sent event frames, serialised once however many subscribe."""
     task: asyncio.Task[None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, event: StepEvent) -> None:
         """Append a step event and wake the streams (the runtime's ``on_event``)."""
+        sent = len(self.events)
         self.events.append(event)
+        self.frames.append(f"id: {sent}\nevent: step\ndata: {event.model_dump_json()}\n\n")
         self._wake()
 
     def settle(self, result: ExecutionResult | None, *, status: str) -> None:
         """Record the result (or only a status) and wake the streams."""
         self.result, self.status = result, status
         self._wake()
+
+    @property
+    def running(self) -> bool:
+        """Whether it is still running (else final, or paused at an approval gate)."""
+        return self.status in _OPEN
+
+    def status_frame(self) -> str:
+        """The closing ``status`` event of a stream: the current view."""
+        return f"event: status\ndata: {self.view().model_dump_json()}\n\n"
 
     def view(self) -> ExecutionView:
         """The JSON view of ``GET /v1/executions/{id}``."""
@@ -73,12 +88,12 @@ class ServedExecution:
         """
         sent = 0
         while True:
-            while sent < len(self.events):
-                event = self.events[sent]
-                yield f"id: {sent}\nevent: step\ndata: {event.model_dump_json()}\n\n"
-                sent += 1
+            if sent < len(self.frames):
+                # Every frame there is, in one write.
+                yield "".join(self.frames[sent:])
+                sent = len(self.frames)
             if self.status not in _OPEN:
-                yield f"event: status\ndata: {self.view().model_dump_json()}\n\n"
+                yield self.status_frame()
                 return
             changed = self._changed
             try:
