@@ -52,7 +52,7 @@ def _child(samples: int) -> None:
     run = run_suite(root / "suite.yaml", progress="none")
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    calls = len(get_scripted_model("bench_mem").calls)
+    scripted = get_scripted_model("bench_mem")
     print(
         json.dumps(
             {
@@ -60,7 +60,9 @@ def _child(samples: int) -> None:
                 "before_kib": before,
                 "peak_kib": after,
                 "seconds": seconds,
-                "scripted_calls_kept": calls,
+                "scripted_calls_kept": len(scripted.calls),
+                "scripted_calls_seen": scripted.call_count,
+                "load": os.getloadavg()[0],
             }
         )
     )
@@ -74,7 +76,10 @@ def main() -> None:
     if args.child:
         _child(args.child)
         return
-    print(f"{'samples':>8} {'base MiB':>9} {'peak MiB':>9} {'growth MiB':>11} {'seconds':>8}")
+    print(
+        f"{'samples':>8} {'base MiB':>9} {'peak MiB':>9} {'growth MiB':>11} {'seconds':>8}"
+        f" {'calls kept/seen':>16} {'load':>5}"
+    )
     growth = {}
     for n in args.sizes:
         out = (
@@ -92,6 +97,8 @@ def main() -> None:
         print(
             f"{n:>8} {data['before_kib'] / 1024:>9.1f} {data['peak_kib'] / 1024:>9.1f}"
             f" {growth[n]:>11.1f} {data['seconds']:>8.1f}"
+            f" {data['scripted_calls_kept']:>7}/{data['scripted_calls_seen']:<8}"
+            f" {data['load']:>5.1f}"
         )
     if len(growth) >= 2:
         small, big = min(growth), max(growth)

@@ -5,7 +5,10 @@ Run: ``.venv/bin/python benchmarks/eval_throughput.py [--latency 0.2] [--samples
 Each sample is one execution of a one-step agent (the model answers at once after
 sleeping L) through the full runner: the runtime (in-memory checkpoints), scoring,
 the row recorded and sealed in the spool. The bound is C / L samples/s (every slot
-always busy, zero overhead). Target: >= 90% of the bound at C = 64.
+always busy, zero overhead). Target: >= 90% of the bound at C = 64. litellm is imported
+before the first row, so no row pays its seconds of import. Each row also shows the
+process CPU per sample (all threads) and the 1-minute load average when it finished:
+on a shared machine the CPU left to this process bounds the rate as much as C / L does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.evals import run_suite
 from workbench.models import Turn, register_script
+from workbench.models._litellm import get_litellm
 from workbench.settings import get_settings
 
 TARGET = 0.90
@@ -55,20 +59,24 @@ def main() -> None:
     print(f"L = {args.latency * 1000:.0f} ms; one-step agent through the full runner")
     print(
         f"{'C':>5} {'samples':>8} {'seconds':>8} {'samples/s':>10} {'bound C/L':>10} {'ratio':>6}"
+        f" {'cpu ms/s.':>9} {'load':>5}"
     )
+    get_litellm()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["WORKBENCH_HOME"] = str(Path(tmp) / "home")
         settings = get_settings()
         for c in args.concurrency:
             n = args.samples or max(64, 8 * c) if c > 1 else args.samples or 16
             suite = _setup(Path(tmp), args.latency, n, c)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             run = run_suite(suite, settings=settings, progress="none")
             seconds = time.perf_counter() - t0
+            cpu_ms = (time.process_time() - cpu0) / n * 1000
             assert run.info["done_now"] == n
             rate, bound = n / seconds, c / args.latency
             print(
                 f"{c:>5} {n:>8} {seconds:>8.2f} {rate:>10.1f} {bound:>10.1f} {rate / bound:>6.2f}"
+                f" {cpu_ms:>9.2f} {os.getloadavg()[0]:>5.1f}"
             )
             if c == 64:
                 verdict = "met" if rate / bound >= TARGET else "NOT met"

@@ -62,8 +62,12 @@ def test_the_judge_runs_only_on_samples_that_passed_the_checks(
     assert all(r["scores"]["numeric"]["passed"] is False for r in skipped)
     assert all(r["scores"]["judge"]["explanation"].startswith("not judged") for r in skipped)
     assert all(r["judge"]["model"] == "scripted/judge" for r in judged)
-    # The judge's cost is counted apart from the agents'.
-    assert all(r["judge"]["cost_usd"] > 0 for r in judged)
+    # The judge's cost is counted apart from the agents'. v1 and v2 often give the same
+    # right answer: whichever is graded second may hit the judge cache (cost 0, cached),
+    # depending on how the two runs interleave.
+    assert all(r["judge"]["cost_usd"] > 0 or r["judge"]["cached"] for r in judged)
+    assert any(r["judge"]["cost_usd"] > 0 for r in judged)
+    assert all(r["judge"]["cost_usd"] == 0 for r in judged if r["judge"]["cached"])
     gate = run.gate()
     assert gate is not None
     assert not gate.passed  # v2 is worse on the judge's metric

@@ -13,8 +13,9 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from workbench._util import GroupCommit
 from workbench.errors import RunNotFound
-from workbench.tracing import Tracer, TraceStore
+from workbench.tracing import TraceStore
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -34,41 +35,6 @@ EVAL_SAMPLES = "eval_samples"
 """``records.table_name`` of per-sample results (and the name of their view)."""
 EVAL_RUNS = "eval_runs"
 """``records.table_name`` of run states (and the name of their view)."""
-
-
-class GroupCommit:
-    """Flushes the tracer for many waiters at once (group commit).
-
-    ``await commit()`` returns once a flush that started after the call has sealed
-    everything recorded before it; callers arriving during a flush share the next one.
-    """
-
-    def __init__(self, tracer: Tracer) -> None:
-        self._tracer = tracer
-        self._next: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def commit(self) -> None:
-        """Wait until every row recorded before this call is sealed on disk."""
-        loop = asyncio.get_running_loop()
-        if self._next is None:
-            self._next = loop.create_future()
-        waiter = self._next
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run())
-        await asyncio.shield(waiter)
-
-    async def _run(self) -> None:
-        while self._next is not None:
-            waiter, self._next = self._next, None
-            try:
-                await asyncio.to_thread(self._tracer.flush)
-            except BaseException as exc:  # pragma: no cover - flush does not raise
-                if not waiter.done():
-                    waiter.set_exception(exc)
-                raise
-            if not waiter.done():
-                waiter.set_result(None)
 
 
 class SafetyLookup:

@@ -6,7 +6,7 @@ import os
 import threading
 from types import ModuleType
 
-__all__ = ["get_litellm"]
+__all__ = ["get_litellm", "loaded"]
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
@@ -36,4 +36,13 @@ def get_litellm() -> ModuleType:
                 {"provider": SCRIPTED_PROVIDER, "custom_handler": ScriptedProvider()},
             ]
             _module = litellm
+            # After _module is set: a price registered from now on mirrors itself.
+            from workbench.models._prices import mirror_prices
+
+            mirror_prices(litellm)
+    return _module
+
+
+def loaded() -> ModuleType | None:
+    """litellm if :func:`get_litellm` has imported it, else ``None`` (never imports it)."""
     return _module

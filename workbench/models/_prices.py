@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from types import ModuleType
 
 from workbench.errors import ConfigError
 
-__all__ = ["cost_usd", "ensure_price_known", "register_price"]
+__all__ = ["cost_usd", "ensure_price_known", "mirror_prices", "register_price"]
 
 _PER_MTOK = 1_000_000
 _LOCAL_PREFIX = "local/"
@@ -35,6 +37,38 @@ def register_price(model: str, *, input_per_mtok: float, output_per_mtok: float)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"price {label} of {model!r} must be a finite number >= 0: {value}")
     _PRICES[model] = (input_per_mtok / _PER_MTOK, output_per_mtok / _PER_MTOK)
+    from workbench.models._litellm import loaded
+
+    litellm = loaded()
+    if litellm is not None:
+        mirror_prices(litellm, [model])
+
+
+def mirror_prices(litellm: ModuleType, models: Iterable[str] | None = None) -> None:
+    """Tell litellm the prices of our ``scripted/...`` models (all of them by default).
+
+    We price calls ourselves (:func:`cost_usd`), but litellm still computes a cost for
+    every call for its own logging payload; for a model missing from its cost map that
+    lookup walks every fallback name pattern (about 1 ms of CPU a call). Registering the
+    price (``litellm.register_model``) makes the lookup direct and keeps litellm's
+    figure equal to ours. Only the ``scripted/`` namespace is ours to register: a real
+    provider's entry in litellm's map is left as litellm has it.
+    """
+    names = list(_PRICES) if models is None else list(models)
+    entries = {
+        name: {
+            "input_cost_per_token": _PRICES[name][0],
+            "output_cost_per_token": _PRICES[name][1],
+            "cache_creation_input_token_cost": 0.0,
+            "cache_read_input_token_cost": 0.0,
+            "litellm_provider": "scripted",
+            "mode": "chat",
+        }
+        for name in names
+        if name.startswith(_SCRIPTED_PREFIX) and name in _PRICES
+    }
+    if entries:
+        litellm.register_model(entries)
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:

@@ -23,8 +23,10 @@ from litellm.exceptions import Timeout as LitellmTimeout
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.models._prices import cost_usd
 from workbench.models._scripted import (
+    PREFIX,
     RateLimitFault,
     ScriptedOutput,
     ServerErrorFault,
@@ -137,7 +139,7 @@ def _response(model: str, output: ScriptedOutput) -> ModelResponse:
             {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
             for call_id, name, raw in output.tool_calls
         ]
-    return ModelResponse(
+    response = ModelResponse(
         id=f"scripted-{model}-{output.turn_index}",
         model=model,
         choices=[{"index": 0, "finish_reason": output.finish_reason, "message": message}],
@@ -147,3 +149,13 @@ def _response(model: str, output: ScriptedOutput) -> ModelResponse:
             total_tokens=output.prompt_tokens + output.completion_tokens,
         ),
     )
+    try:
+        cost = cost_usd(
+            PREFIX + model.removeprefix(PREFIX), output.prompt_tokens, output.completion_tokens
+        )
+    except ConfigError:
+        return response
+    # The provider knows its price, as a real one reports its bill: litellm reads a cost
+    # already in ``_hidden_params["response_cost"]`` instead of computing one per call.
+    response._hidden_params["response_cost"] = cost
+    return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeAlias
@@ -37,6 +38,8 @@ __all__ = [
 
 PREFIX = "scripted/"
 _SUMMARY_CHARS = 200
+KEEP_CALLS = 1000
+"""Requests a scripted model keeps by default (the newest); older ones are only counted."""
 
 
 class ScriptedToolCall(BaseModel):
@@ -172,14 +175,18 @@ class ScriptedOutput:
 class ScriptedModel:
     """A registered scripted model: its script, the requests it got, and its fault state.
 
-    Thread-safe: sync callers on several threads may share it.
+    Thread-safe: sync callers on several threads may share it. It keeps the newest
+    ``keep_calls`` requests (:attr:`calls`) and counts all of them (:attr:`call_count`),
+    so a long eval run does not hold every conversation in memory.
     """
 
-    def __init__(self, name: str, script: Script) -> None:
+    def __init__(self, name: str, script: Script, *, keep_calls: int = KEEP_CALLS) -> None:
+        if keep_calls < 0:
+            raise ConfigError(f"keep_calls must be >= 0, got {keep_calls}")
         self.name = PREFIX + name
         """The full model name, ``scripted/<name>``."""
-        self.calls: list[ScriptedCall] = []
-        """Every request received, in arrival order."""
+        self._calls: deque[ScriptedCall] = deque(maxlen=keep_calls)
+        self._call_count = 0
         self._turns: tuple[Turn, ...] | None
         self._function: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], Turn] | None
         if callable(script):
@@ -195,6 +202,17 @@ class ScriptedModel:
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str, int], int] = {}
         self._served: set[int] = set()
+
+    @property
+    def calls(self) -> list[ScriptedCall]:
+        """The requests received, in arrival order: the newest ``keep_calls`` of them."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def call_count(self) -> int:
+        """Requests received since registration, including those no longer kept."""
+        return self._call_count
 
     def respond(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
@@ -265,14 +283,20 @@ class ScriptedModel:
             turn_index=index, messages=list(messages), tools=tools, outcome=outcome
         )
         with self._lock:
-            self.calls.append(call)
+            self._calls.append(call)
+            self._call_count += 1
 
 
 _MODELS: dict[str, ScriptedModel] = {}
 
 
 def register_script(
-    name: str, script: Script, *, input_per_mtok: float = 0.15, output_per_mtok: float = 0.60
+    name: str,
+    script: Script,
+    *,
+    input_per_mtok: float = 0.15,
+    output_per_mtok: float = 0.60,
+    keep_calls: int = KEEP_CALLS,
 ) -> str:
     """Register ``scripted/<name>`` (replacing any model of that name) and its price.
 
@@ -282,17 +306,20 @@ def register_script(
             or a function ``(messages, tools) -> Turn``.
         input_per_mtok: USD per million prompt tokens.
         output_per_mtok: USD per million completion tokens.
+        keep_calls: How many of the newest requests :attr:`ScriptedModel.calls` keeps
+            (all are counted in :attr:`ScriptedModel.call_count`).
 
     Returns:
         The model name to pass to :func:`acomplete`, ``"scripted/<name>"``.
 
     Raises:
-        ConfigError: The name is empty or has whitespace or a slash, or an item is not a Turn.
+        ConfigError: The name is empty or has whitespace or a slash, an item is not a Turn,
+            or ``keep_calls`` is negative.
     """
     name = name.removeprefix(PREFIX)
     if not name or any(ch.isspace() or ch == "/" for ch in name):
         raise ConfigError(f"scripted model name must be non-empty without spaces or '/': {name!r}")
-    model = ScriptedModel(name, script)
+    model = ScriptedModel(name, script, keep_calls=keep_calls)
     register_price(model.name, input_per_mtok=input_per_mtok, output_per_mtok=output_per_mtok)
     _MODELS[name] = model
     return model.name

@@ -183,9 +183,10 @@ class ExecutionContext:
         """Send a step event to the callback, if any, with the running totals."""
         if self.on_event is None:
             return
+        # Built from our own typed values on every step: construct, do not re-validate.
         self.on_event(
-            StepEvent.model_validate(
-                {
+            StepEvent.model_construct(
+                **{
                     "execution_id": self.execution_id,
                     "type": event_type,
                     "step": step,

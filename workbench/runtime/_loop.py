@@ -89,7 +89,9 @@ def build_graph(
         new: Any = {**loop, **update}
         return {"loop": new}
 
-    def route(graph_state: GraphState) -> str:
+    async def route(graph_state: GraphState) -> str:
+        # Async on purpose: LangGraph runs a sync router of an async graph in a thread
+        # pool (a thread hop per step, contending with litellm's own hop for the pool).
         next_node = graph_state["loop"]["route"]
         return END if next_node == "end" else next_node
 

@@ -22,7 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from workbench._util import run_sync
+from workbench._util import GroupCommit, run_sync
 from workbench.errors import ApprovalNotFound, ConfigError, ExecutionNotFound
 from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
 from workbench.runtime._context import ExecutionContext, GraphState, LoopState, ToolOverride
@@ -115,6 +115,8 @@ class Runtime:
         self._contexts: dict[str, ExecutionContext] = {}
         self._saver: InlineSqliteSaver | InlinePostgresSaver | InMemorySaver | None = None
         self._compiled: _Graph | None = None
+        # Executions finishing together share one flush (not one blocked thread each).
+        self._flush = GroupCommit(self.tracer)
 
     def _graph(self) -> _Graph:
         if self._compiled is None:
@@ -197,6 +199,7 @@ class Runtime:
         """
         eid = execution_id or new_execution_id()
         meta = self.journal.load_meta(eid)
+        fresh = meta is None
         if meta is None:
             meta = ExecutionMeta(
                 execution_id=eid,
@@ -216,7 +219,7 @@ class Runtime:
                 f"execution {eid} exists for agent {meta.spec.get('name')!r} with another task;"
                 " use `workbench resume` to continue it or choose a new id"
             )
-        return await self._execute(meta, spec, on_event, tool_override, extra_tools)
+        return await self._execute(meta, spec, on_event, tool_override, extra_tools, fresh=fresh)
 
     async def aresume(
         self, execution_id: str, *, on_event: EventCallback | None = None
@@ -326,6 +329,8 @@ class Runtime:
         on_event: EventCallback | None,
         tool_override: ToolOverride | None = None,
         extra_tools: Sequence[Tool] = (),
+        *,
+        fresh: bool = False,
     ) -> ExecutionResult:
         import_spec_modules(spec)
         tools = resolve_tools(spec)
@@ -416,10 +421,17 @@ class Runtime:
             paused: Approval | None = None
             durability: Any = "sync" if self.durable else "exit"
             try:
-                snapshot = await graph.aget_state(config)
-                values: Any = snapshot.values
-                gate = self._paused_at(meta.execution_id) if snapshot.next else None
-                if values and not snapshot.next:
+                # A new execution of a runtime whose checkpoints and journal live and die
+                # together in memory has no checkpoint yet: nothing to read.
+                blank = fresh and not self.durable
+                snapshot = None if blank else await graph.aget_state(config)
+                values: Any = snapshot.values if snapshot is not None else {}
+                gate = (
+                    self._paused_at(meta.execution_id)
+                    if snapshot is not None and snapshot.next
+                    else None
+                )
+                if snapshot is not None and values and not snapshot.next:
                     state: LoopState = values["loop"]  # finished before: report it again
                 elif gate is not None and gate.effective_status() == "pending":
                     state, paused = values["loop"], gate  # still waiting: nothing to run
@@ -431,7 +443,11 @@ class Runtime:
                     )
                     final: Any = await graph.ainvoke(graph_input, config, durability=durability)
                     state = final["loop"]
-                    if (await graph.aget_state(config)).next:
+                    # Only a run that stopped without a final status can be paused at a gate.
+                    if (
+                        state["status"] == ExecutionStatus.RUNNING.value
+                        and (await graph.aget_state(config)).next
+                    ):
                         paused = self._paused_at(meta.execution_id)
             except Exception as exc:
                 log.exception("execution %s failed", meta.execution_id)
@@ -507,7 +523,7 @@ class Runtime:
             },
         )
         # A reported result's spans are durable: they are spooled before we return.
-        await asyncio.to_thread(self.tracer.flush)
+        await self._flush.commit()
         return result
 
 
