@@ -54,10 +54,17 @@ nbmake: setup-dev
 
 test: lint typecheck pytest nbmake
 
+# Every benchmark, each printing its figures beside a baseline measured in the same run
+# (results and the exact commands: benchmarks/RESULTS.md). Those that need a server start
+# it through `workbench services` (export_overhead uses a local OTLP collector unless given
+# --endpoint; sandbox_latency skips docker with --no-docker).
+BENCHMARKS := step_overhead checkpoint_growth trace_ingest trace_query export_overhead \
+	sandbox_latency sql_tool search_tool policy_decide gateway_latency budget_race \
+	guardrail_quality eval_throughput eval_memory eval_stats queue_scaling widget_open \
+	redteam_defenses serve_load
+
 bench: setup-dev
-	$(BIN)/python benchmarks/step_overhead.py
-	$(BIN)/python benchmarks/checkpoint_growth.py
-	$(BIN)/python benchmarks/trace_ingest.py
+	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py; done
 
 clean:
 	rm -rf .workbench .mypy_cache .ruff_cache .pytest_cache
