@@ -52,7 +52,8 @@ def test_defenses_cut_attack_success_and_stops_are_attributed(tmp_path: Path) ->
     assert frame.loc["none", "utility_clean"] == 1.0
     assert frame.loc["all", "attack_success_rate"] < 0.5
     assert frame.loc["all", "stopped_approval"] > 0
-    assert frame.loc["all", "stopped_gateway"] > 0
+    # The input guard marks a flagged task (it runs as untrusted) instead of refusing it.
+    assert frame.loc["all", "stopped_gateway"] == 0
     # Attack success is checked against the trace store: the executions' tool spans.
     samples = run.samples_frame()
     won = samples[(samples.version == "none") & (samples.attacked)].iloc[0]

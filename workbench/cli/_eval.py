@@ -3,6 +3,9 @@
 Exit codes: 0 when the gate passes (the candidate is non-inferior, or the suite has no
 gate), 1 when the candidate is worse than the baseline beyond the margin, 2 when the
 run itself failed (a typed error: invalid suite, cost cap, unknown run, ...).
+
+A ``kind: redteam`` suite runs as ``workbench redteam`` would and prints its red-team
+view. With ``--queue`` the units go to ``workbench worker`` processes.
 """
 
 from __future__ import annotations
@@ -141,6 +144,19 @@ def _annotate(run_id: str, tracer: Tracer, err: Console) -> int | None:
         return None
 
 
+def _redteam_view(run: EvalRun, *, report: Path | None, as_json: bool, console: Console) -> None:
+    """Print a red-team suite's run as `workbench redteam` does, and exit on its gate."""
+    from workbench.cli._redteam import redteam_summary, show_redteam
+    from workbench.redteam import RedteamRun, RedteamSuite
+
+    assert isinstance(run.suite, RedteamSuite)
+    red = RedteamRun(run, run.suite)
+    data = redteam_summary(red)
+    if report is not None and data["gate"] is not None:
+        data["report"] = str(red.write_report(report))
+    show_redteam(red, data, as_json=as_json, console=console)
+
+
 def register(app: typer.Typer) -> None:
     """Add `eval` to the CLI."""
 
@@ -160,6 +176,13 @@ def register(app: typer.Typer) -> None:
         progress: Annotated[
             bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
         ] = True,
+        queue: Annotated[
+            str | None,
+            typer.Option(
+                "--queue", help="redis://host:port/db: hand the samples to `workbench worker`s."
+            ),
+        ] = None,
+        queue_name: Annotated[str, typer.Option(help="Queue name on that Redis.")] = "default",
     ) -> None:
         """Run an eval suite and gate v2 against v1 (exit 0 pass, 1 worse, 2 failed run)."""
         console = Console(stderr=True) if as_json else Console()
@@ -171,7 +194,11 @@ def register(app: typer.Typer) -> None:
                 run_id=resume,
                 progress=("rich" if sys.stderr.isatty() else "none") if progress else "none",
                 on_start=lambda run_id: err.print(f"run {run_id}", highlight=False),
+                queue=queue,
+                queue_name=queue_name,
             )
+            if run.suite.kind == "redteam":
+                _redteam_view(run, report=report, as_json=as_json, console=console)
             data = _summary(run)
             if phoenix is not None:
                 data["phoenix_annotations"] = _annotate(run.run_id, phoenix, err)

@@ -2,6 +2,8 @@
 
 Exit codes as for `workbench eval`: 0 when the gate passes (v2 no less safe than v1
 beyond the margins, or no gate), 1 when it fails, 2 when the run itself failed.
+``--resume RUN_ID`` continues an interrupted run; ``--queue`` hands the units to
+``workbench worker`` processes (the eval runner does both).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from workbench.cli._output import fail
 from workbench.errors import WorkbenchError
 from workbench.redteam import RedteamRun, run_redteam
 
-__all__ = ["register"]
+__all__ = ["redteam_summary", "register", "show_redteam"]
 
 _ROWS = (
     ("utility_clean", "utility without attack"),
@@ -39,7 +41,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _summary(run: RedteamRun) -> dict[str, Any]:
+def redteam_summary(run: RedteamRun) -> dict[str, Any]:
     """The ``--json`` object: run, per-version red-team figures, comparison and gate."""
     versions = {
         str(r["version"]): {k: _clean(v) for k, v in r.items() if k != "version"}
@@ -69,6 +71,18 @@ def _num(value: Any) -> str:
     if value is None:
         return ""
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def show_redteam(run: RedteamRun, data: dict[str, Any], *, as_json: bool, console: Console) -> None:
+    """Print the run (``--json``: one object on stdout) and exit on its gate (0 or 1)."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+    else:
+        _print(run, data, console)
+        if data.get("report"):
+            console.print(f"[bold]report[/] {data['report']}")
+    gate = data["gate"]
+    raise typer.Exit(0 if gate is None or gate["passed"] else 1)
 
 
 def _print(run: RedteamRun, data: dict[str, Any], console: Console) -> None:
@@ -140,6 +154,20 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
         ] = False,
+        resume: Annotated[
+            str | None,
+            typer.Option("--resume", help="Continue this run: finished samples are not re-run."),
+        ] = None,
+        progress: Annotated[
+            bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+        ] = False,
+        queue: Annotated[
+            str | None,
+            typer.Option(
+                "--queue", help="redis://host:port/db: hand the samples to `workbench worker`s."
+            ),
+        ] = None,
+        queue_name: Annotated[str, typer.Option(help="Queue name on that Redis.")] = "default",
     ) -> None:
         """Run an attack suite and gate v2 against v1 on safety (0 pass, 1 worse, 2 failed)."""
         console = Console(stderr=True) if as_json else Console()
@@ -149,18 +177,15 @@ def register(app: typer.Typer) -> None:
                 suite,
                 model=model,
                 versions=version or None,
+                run_id=resume,
+                progress=("rich" if sys.stderr.isatty() else "none") if progress else "none",
                 on_start=lambda run_id: err.print(f"run {run_id}", highlight=False),
+                queue=queue,
+                queue_name=queue_name,
             )
-            data = _summary(run)
+            data = redteam_summary(run)
             if report is not None and data["gate"] is not None:
                 data["report"] = str(run.write_report(report))
         except WorkbenchError as exc:
             fail(exc)
-        if as_json:
-            sys.stdout.write(json.dumps(data, default=str) + "\n")
-        else:
-            _print(run, data, console)
-            if data.get("report"):
-                console.print(f"[bold]report[/] {data['report']}")
-        gate = data["gate"]
-        raise typer.Exit(0 if gate is None or gate["passed"] else 1)
+        show_redteam(run, data, as_json=as_json, console=console)

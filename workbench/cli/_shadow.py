@@ -83,8 +83,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run v2 on exactly the inputs v1 received, from a dataset or from the trace store."""
-    from workbench.evals._shadow import ShadowInput, shadow, shadow_inputs_from_store
-    from workbench.evals._suite import load_dataset
+    from workbench.evals import ShadowInput, load_dataset, shadow, shadow_inputs_from_store
     from workbench.runtime import AgentSpec
     from workbench.tracing import TraceStore
 
@@ -143,7 +142,7 @@ def report_command(
     ] = False,
 ) -> None:
     """Show a shadow run: per input, the statuses, the first divergence, cost and latency."""
-    from workbench.evals._shadow import load_shadow_run
+    from workbench.evals import load_shadow_run
     from workbench.tracing import TraceStore
 
     try:

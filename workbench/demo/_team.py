@@ -68,7 +68,12 @@ def writer_script(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | 
     return Turn.final(f"Brief: {findings}")
 
 
-_PRICE = {"input_per_mtok": 0.15, "output_per_mtok": 0.60}
-SUPERVISOR_MODEL = register_script("team-supervisor", supervisor_script, **_PRICE)
-AUDITOR_MODEL = register_script("team-auditor", auditor_script, **_PRICE)
-WRITER_MODEL = register_script("team-writer", writer_script, **_PRICE)
+SUPERVISOR_MODEL = register_script(
+    "team-supervisor", supervisor_script, input_per_mtok=0.15, output_per_mtok=0.60
+)
+AUDITOR_MODEL = register_script(
+    "team-auditor", auditor_script, input_per_mtok=0.15, output_per_mtok=0.60
+)
+WRITER_MODEL = register_script(
+    "team-writer", writer_script, input_per_mtok=0.15, output_per_mtok=0.60
+)

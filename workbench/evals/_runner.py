@@ -9,6 +9,12 @@
 - Cost: a forecast from the first ``forecast_samples`` units (run first, before the
   rest, when the suite has a cap) stops the run before spending when it is over the
   cap; the cap is also enforced as samples finish.
+- Seams: each sample runs on a runtime from ``runtime_factory`` (default: the suite's
+  :meth:`~workbench.evals.Suite.make_runtime`) inside the context ``on_sample`` returns
+  for its unit (default: the suite's :meth:`~workbench.evals.Suite.sample_context`);
+  the red team runs on these.
+- Queue: with ``queue``, each unit is a job for ``workbench worker`` processes
+  (``workbench.queue``); the worker records the row, the runner waits for its units.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench._util import run_sync
 from workbench.errors import EvalCostCapExceeded, EvalError, WorkbenchError
@@ -37,12 +43,15 @@ from workbench.evals._records import (
     load_run_state,
 )
 from workbench.evals._result import EvalRun
-from workbench.evals._sample import Grader, SampleRun, arun_sample
+from workbench.evals._sample import Grader, SampleRun, arun_sample, sample_execution_id
 from workbench.evals._scorers import check_scorer_specs
-from workbench.evals._suite import Sample, Suite
+from workbench.evals._suite import RuntimeFactory, Sample, SampleHook, SampleUnit, Suite
 from workbench.runtime import AgentSpec, Runtime
 from workbench.settings import Settings, get_settings
 from workbench.tracing import Tracer, TraceStore, get_tracer, tracer_for
+
+if TYPE_CHECKING:
+    from workbench.queue import QueuedSample
 
 __all__ = ["arun_suite", "new_run_id", "run_suite"]
 
@@ -73,14 +82,17 @@ class _Runtimes:
     """Hands out a runtime; retires it after ``_RECYCLE_EVERY`` samples, closing it once
     its last sample is done."""
 
-    def __init__(self, settings: Settings, tracer: Tracer, durable: bool) -> None:
+    def __init__(
+        self, settings: Settings, tracer: Tracer, durable: bool, factory: RuntimeFactory
+    ) -> None:
         self._settings, self._tracer, self._durable = settings, tracer, durable
+        self._factory = factory
         self._current = self._new()
         self._served = 0
         self._users: dict[int, int] = {}
 
     def _new(self) -> Runtime:
-        return Runtime(self._settings, tracer=self._tracer, durable=self._durable)
+        return self._factory(self._settings, tracer=self._tracer, durable=self._durable)
 
     def take(self) -> Runtime:
         if self._served >= _RECYCLE_EVERY:
@@ -133,9 +145,17 @@ class _Run:
         durable: bool,
         versions: Sequence[str] | None,
         on_start: Callable[[str], None] | None = None,
+        runtime_factory: RuntimeFactory | None = None,
+        on_sample: SampleHook | None = None,
+        queue: str | None = None,
+        queue_name: str = "default",
     ) -> None:
         self.suite = suite
         self.on_start = on_start
+        self.runtime_factory = runtime_factory or suite.make_runtime
+        self.on_sample = on_sample or suite.sample_context
+        self.queue, self.queue_name = queue, queue_name
+        self.dispatcher: Any = None
         self.resume = run_id is not None
         self.settings = settings or get_settings()
         self.tracer = get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
@@ -186,6 +206,9 @@ class _Run:
                 "run_id": self.run_id,
                 "suite": self.suite.name,
                 "suite_path": str(self.suite.source) if self.suite.source else None,
+                "kind": self.suite.kind,
+                **self.suite.run_facts(),
+                "queue": self.queue_name if self.queue else None,
                 "status": status,
                 "versions": {
                     label: {
@@ -238,11 +261,19 @@ class _Run:
         self.progress.note(
             f"run {self.run_id}: {len(pending)} to run, {state.done_before} already done"
         )
-        if "litellm" not in sys.modules:
+        if "litellm" not in sys.modules and self.queue is None:
             # Seconds of import: not on the first samples' latency.
             await asyncio.to_thread(importlib.import_module, "litellm")
-        runtimes = _Runtimes(self.settings, self.tracer, self.durable)
+        runtimes = _Runtimes(self.settings, self.tracer, self.durable, self.runtime_factory)
         try:
+            if self.queue is not None:
+                from workbench.queue import SampleDispatcher
+
+                self.dispatcher = SampleDispatcher(
+                    self.queue, suite=self.suite, run_id=self.run_id, name=self.queue_name
+                )
+                await self.dispatcher.astart()  # ServiceError: the run is recorded as failed
+                self.progress.note(f"{len(pending)} units for the workers of {self.queue}")
             await self._run_units(pending, state, runtimes)
         except asyncio.CancelledError:
             self.record_run(state, "cancelled")
@@ -261,6 +292,8 @@ class _Run:
             raise
         finally:
             runtimes.close()
+            if self.dispatcher is not None:
+                await self.dispatcher.aclose()
             self.progress.close()
         run = EvalRun(self.run_id, self.suite, self.store, self._info(state, "completed"))
         await asyncio.to_thread(self.tracer.flush)
@@ -269,7 +302,7 @@ class _Run:
             self.suite.gate.baseline,
             self.suite.gate.candidate,
         }:
-            verdict = await asyncio.to_thread(run.gate)
+            verdict = await asyncio.to_thread(self.suite.gate_verdict, run)
             if verdict is not None:
                 gate = {"gate_passed": verdict.passed, "gate_reasons": verdict.reasons}
         run.info.update(gate)
@@ -331,22 +364,39 @@ class _Run:
         async def one(unit: _Unit) -> None:
             runtime = runtimes.take()
             rate_limited = False
+            seam = SampleUnit(
+                self.run_id,
+                self.suite.name,
+                unit.version,
+                unit.sample,
+                unit.epoch,
+                sample_execution_id(self.run_id, unit.version, unit.sample.id, unit.epoch),
+            )
             try:
-                result = await arun_sample(
-                    runtime,
-                    self.specs[unit.version],
-                    unit.sample,
-                    run_id=self.run_id,
-                    suite=self.suite.name,
-                    version=unit.version,
-                    epoch=unit.epoch,
-                    scorers=self.scorers,
-                    judge=self.judge,
-                    timeout_s=self.suite.sample_timeout_s,
-                    principal=self.suite.principal,
-                    safety_lookup=self.safety.get,
-                    on_rate_limited=on_rate_limited,
-                )
+                if self.dispatcher is not None:
+                    # A worker runs it and records its row; we learn its cost and status.
+                    done = await self.dispatcher.arun(
+                        seam, self.specs[unit.version], durable=self.durable
+                    )
+                    rate_limited = done.rate_limited
+                    self._finished(done, state)
+                    return
+                with self.on_sample(seam):
+                    result = await arun_sample(
+                        runtime,
+                        self.specs[unit.version],
+                        unit.sample,
+                        run_id=self.run_id,
+                        suite=self.suite.name,
+                        version=unit.version,
+                        epoch=unit.epoch,
+                        scorers=self.scorers,
+                        judge=self.judge,
+                        timeout_s=self.suite.sample_timeout_s,
+                        principal=self.suite.principal,
+                        safety_lookup=self.safety.get,
+                        on_rate_limited=on_rate_limited,
+                    )
                 rate_limited = result.rate_limited
                 self.tracer.record(EVAL_SAMPLES, result.row)
                 await self.commit.commit()
@@ -380,11 +430,12 @@ class _Run:
         if failure:
             raise failure[0]
 
-    def _finished(self, result: SampleRun, state: _State) -> None:
+    def _finished(self, result: SampleRun | QueuedSample, state: _State) -> None:
         spent = result.spent_usd
         state.spent_usd += spent
         state.done_now += 1
-        failed = result.row["status"] != "completed"
+        status = result.row["status"] if isinstance(result, SampleRun) else result.status
+        failed = status != "completed"
         state.failed_now += int(failed)
         self.progress.advance(cost_usd=spent, failed=failed)
         if state.forecast_usd is None:
@@ -414,6 +465,10 @@ async def arun_suite(
     durable: bool = False,
     versions: Sequence[str] | None = None,
     on_start: Callable[[str], None] | None = None,
+    runtime_factory: RuntimeFactory | None = None,
+    on_sample: SampleHook | None = None,
+    queue: str | None = None,
+    queue_name: str = "default",
 ) -> EvalRun:
     """Run a suite (or resume a run of it) and return the run.
 
@@ -427,6 +482,17 @@ async def arun_suite(
             the sample, so the default keeps checkpoints in memory (faster).
         versions: Run only these version labels (default: all).
         on_start: Called with the run id once the run is recorded, before any sample.
+        runtime_factory: Builds the runtime samples run on (the runner keeps one and
+            replaces it every few thousand samples); default the suite's
+            :meth:`~workbench.evals.Suite.make_runtime`.
+        on_sample: Called with each :class:`~workbench.evals.SampleUnit` before it runs;
+            the context it returns wraps the sample. Default the suite's
+            :meth:`~workbench.evals.Suite.sample_context`.
+        queue: ``redis://...``: hand every unit to ``workbench worker`` processes on this
+            queue instead of running it here (a worker runs it with the suite's own
+            runtime factory and sample context, and records its row); the runner waits
+            for the run's units. ``runtime_factory`` and ``on_sample`` do not travel.
+        queue_name: The queue's name on that Redis.
 
     Returns:
         The run; its frames read the rows back from the trace store.
@@ -436,7 +502,8 @@ async def arun_suite(
         RunNotFound: ``run_id`` names no run in this store.
         EvalCostCapExceeded: The forecast or the spend passed ``cost_cap_usd``; finished
             samples are kept, so the run can be resumed with a higher cap.
-        EvalError: The run failed as a run.
+        EvalError: The run failed as a run (with a queue: a unit was dead-lettered).
+        ServiceError: The queue's Redis does not answer.
     """
     runner = _Run(
         _load(suite),
@@ -446,6 +513,10 @@ async def arun_suite(
         durable=durable,
         versions=versions,
         on_start=on_start,
+        runtime_factory=runtime_factory,
+        on_sample=on_sample,
+        queue=queue,
+        queue_name=queue_name,
     )
     return await runner.execute()
 
@@ -459,6 +530,10 @@ def run_suite(
     durable: bool = False,
     versions: Sequence[str] | None = None,
     on_start: Callable[[str], None] | None = None,
+    runtime_factory: RuntimeFactory | None = None,
+    on_sample: SampleHook | None = None,
+    queue: str | None = None,
+    queue_name: str = "default",
 ) -> EvalRun:
     """Sync wrapper of :func:`arun_suite`; works inside a running event loop (Jupyter)."""
     return run_sync(
@@ -470,5 +545,9 @@ def run_suite(
             durable=durable,
             versions=versions,
             on_start=on_start,
+            runtime_factory=runtime_factory,
+            on_sample=on_sample,
+            queue=queue,
+            queue_name=queue_name,
         )
     )

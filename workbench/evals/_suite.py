@@ -4,31 +4,59 @@ A suite names a dataset, the agent versions to compare, the scorers, an optional
 epochs and a reducer, the runner's limits (concurrency, per-sample timeout, cost cap)
 and the non-inferiority gate. Every problem is a :class:`~workbench.errors.SuiteInvalid`
 naming the file and the field or line.
+
+A suite file's ``kind`` (``eval`` by default) picks its class: :meth:`Suite.from_yaml`
+on a ``kind: redteam`` file returns a :class:`~workbench.redteam.RedteamSuite`. A suite
+class says how its samples run: :meth:`Suite.make_runtime` builds the runtime each
+sample runs on and :meth:`Suite.sample_context` wraps each sample's execution (the
+red team binds its injection there), so the runner, and a queue worker that rebuilds
+the suite from a job, run any kind the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.errors import ConfigError, SuiteInvalid
-from workbench.runtime import AgentSpec
+from workbench.runtime import AgentSpec, Runtime
+
+if TYPE_CHECKING:
+    from workbench.evals._result import EvalRun
+    from workbench.evals._stats import GateVerdict
+    from workbench.settings import Settings
+    from workbench.tracing import Tracer
 
 __all__ = [
+    "SUITE_KINDS",
     "GateSpec",
     "JudgeSpec",
     "MetricGateSpec",
+    "RuntimeFactory",
     "Sample",
+    "SampleHook",
+    "SampleUnit",
     "ScorerSpec",
     "Suite",
     "load_dataset",
+    "suite_class",
 ]
+
+SUITE_KINDS: dict[str, str] = {
+    "eval": "workbench.evals._suite:Suite",
+    "redteam": "workbench.redteam._suite:RedteamSuite",
+}
+"""Suite ``kind`` -> ``module:Class`` of its suite class (imported when a file needs it)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 Reducer = Literal["mean", "pass_at_k", "pass_hat_k"]
@@ -53,6 +81,36 @@ class Sample(BaseModel):
     def _id_text(cls, value: Any) -> Any:
         # Integer ids are common in JSONL; they are stable as text.
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+@dataclass(frozen=True, slots=True)
+class SampleUnit:
+    """One unit of a run: a sample of the dataset on one version, in one epoch."""
+
+    run_id: str
+    """The run it belongs to."""
+    suite: str
+    """Suite name."""
+    version: str
+    """Version label (``v1``)."""
+    sample: Sample
+    """The dataset line."""
+    epoch: int
+    """Which repetition (0-based)."""
+    execution_id: str
+    """The execution it runs as (stable: a resumed or reclaimed unit reuses it)."""
+
+
+class RuntimeFactory(Protocol):
+    """Builds the runtime samples run on (``Runtime`` itself is one)."""
+
+    def __call__(self, settings: Settings, *, tracer: Tracer, durable: bool) -> Runtime:
+        """A runtime on ``settings`` recording to ``tracer``."""
+
+
+SampleHook = Callable[[SampleUnit], AbstractContextManager[object]]
+"""Called with each unit before it runs; the context it returns wraps the sample's
+execution and scoring (e.g. an injection bound to the unit's execution id)."""
 
 
 class ScorerSpec(BaseModel):
@@ -142,6 +200,11 @@ class Suite(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    KIND: ClassVar[str] = "eval"
+    """The ``kind`` this class loads (see :data:`SUITE_KINDS`)."""
+
+    kind: str = "eval"
+    """Which suite class reads the file: ``eval`` (this one) or ``redteam``."""
     name: str
     """Suite name (recorded with every result)."""
     description: str = ""
@@ -187,6 +250,8 @@ class Suite(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Suite:
+        if self.kind != self.KIND:
+            raise ValueError(f"kind: {self.kind!r} is not read by {type(self).__name__}")
         keys = [s.key for s in self.scorers]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
@@ -230,6 +295,11 @@ class Suite(BaseModel):
             raise SuiteInvalid(f"suite {file} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise SuiteInvalid(f"suite {file}: must be a mapping, got {type(data).__name__}")
+        kind = data.get("kind", cls.KIND)
+        if kind != cls.KIND:
+            if cls is not Suite:
+                raise SuiteInvalid(f"suite {file}: kind {kind!r} is not a {cls.KIND} suite")
+            return suite_class(str(kind), source=str(file)).from_yaml(file)
         base = file.resolve().parent
         if isinstance(data.get("dataset"), str):
             data["dataset"] = (base / data["dataset"]).resolve()
@@ -251,6 +321,23 @@ class Suite(BaseModel):
         check_scorer_specs(suite.scorers, source=str(file))
         return suite
 
+    def make_runtime(self, settings: Settings, *, tracer: Tracer, durable: bool) -> Runtime:
+        """The runtime this suite's samples run on (a :class:`RuntimeFactory`)."""
+        return Runtime(settings, tracer=tracer, durable=durable)
+
+    def sample_context(self, unit: SampleUnit) -> AbstractContextManager[object]:
+        """What wraps one unit's execution (a :data:`SampleHook`); nothing here."""
+        return contextlib.nullcontext()
+
+    def gate_verdict(self, run: EvalRun) -> GateVerdict | None:
+        """The verdict the runner records for a finished run: ``run.gate()`` here; a kind
+        that reads its scores differently (the red team) gates on its own view."""
+        return run.gate()
+
+    def run_facts(self) -> dict[str, Any]:
+        """Facts of this kind recorded with the run's ``eval_runs`` rows."""
+        return {}
+
     def agent_specs(self) -> dict[str, AgentSpec]:
         """Load the agent spec of every version.
 
@@ -270,6 +357,24 @@ class Suite(BaseModel):
     def samples(self) -> list[Sample]:
         """The dataset's samples (see :func:`load_dataset`)."""
         return load_dataset(self.dataset)
+
+
+def suite_class(kind: str, *, source: str = "suite") -> type[Suite]:
+    """The suite class of a ``kind`` (imported on first use).
+
+    Raises:
+        SuiteInvalid: No suite class has that kind.
+    """
+    target = SUITE_KINDS.get(kind)
+    if target is None:
+        raise SuiteInvalid(
+            f"{source}: kind {kind!r} is not a suite kind ({', '.join(sorted(SUITE_KINDS))})"
+        )
+    module, name = target.split(":")
+    found = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, Suite)):  # pragma: no cover
+        raise SuiteInvalid(f"{source}: {target} is not a Suite class")
+    return found
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

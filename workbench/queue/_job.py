@@ -6,15 +6,41 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Job", "JobState", "JobStatus"]
+__all__ = ["EvalUnit", "Job", "JobState", "JobStatus"]
 
-JobStatus = Literal["queued", "running", "retrying", "completed", "dead"]
+JobStatus = Literal["queued", "running", "retrying", "completed", "dead", "cancelled"]
+
+
+class EvalUnit(BaseModel):
+    """What an ``eval_sample`` job adds to its execution: the unit of an eval run.
+
+    The suite travels whole (``Suite.model_dump``), so the worker scores, judges and
+    runs the sample exactly as the runner would, with the suite class of its ``kind``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    """The eval run."""
+    suite: dict[str, Any]
+    """The suite (``Suite.model_dump(mode="json")``, ``kind`` included)."""
+    suite_source: str | None = None
+    """The suite file (for messages and the row)."""
+    version: str
+    """Version label."""
+    sample: dict[str, Any]
+    """The dataset line (``Sample.model_dump(mode="json")``)."""
+    epoch: int
+    """Which repetition."""
+    durable: bool = False
+    """Checkpoint the execution to disk (a reclaimed unit then resumes it)."""
 
 
 class Job(BaseModel):
-    """One unit of work: an execution of an agent spec on a task.
+    """One unit of work: an execution of an agent spec on a task, or one unit of an
+    eval run (``kind="eval_sample"``: the execution plus its scoring and its row).
 
     The spec travels whole (as JSON), so a worker needs only the modules it imports.
     """
@@ -23,8 +49,8 @@ class Job(BaseModel):
 
     id: str = Field(default_factory=lambda: f"job-{uuid.uuid4().hex[:12]}")
     """Stable across retries and reclaims."""
-    kind: Literal["execution"] = "execution"
-    """What the job runs (only executions for now)."""
+    kind: Literal["execution", "eval_sample"] = "execution"
+    """What the job runs: an execution, or an eval sample (then ``eval`` is set)."""
     execution_id: str
     """The execution it runs; a retried or reclaimed job continues this execution."""
     spec: dict[str, Any]
@@ -44,6 +70,14 @@ class Job(BaseModel):
     estimated_tokens: int = 0
     """Tokens charged to the token rate when the job starts."""
     enqueued_at: float = Field(default_factory=time.time)
+    eval: EvalUnit | None = None
+    """The eval unit of an ``eval_sample`` job."""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Job:
+        if (self.kind == "eval_sample") != (self.eval is not None):
+            raise ValueError("an eval_sample job (and only one) carries `eval`")
+        return self
 
 
 class JobState(BaseModel):
@@ -62,4 +96,7 @@ class JobState(BaseModel):
     """``ExecutionResult.summary()`` once completed."""
     error: str | None = None
     """The last error (``Type: message``), if any."""
+    entry: str | None = None
+    """The job's live stream entry; a delivery of any other entry is stale and skipped
+    (a cancelled job enqueued again, a retry)."""
     updated_at: float = 0.0

@@ -2,7 +2,9 @@
 
 Keys, under ``wb:queue:<name>:``: ``jobs`` (the stream; each entry holds a job id),
 ``dead`` (the dead-letter stream), ``job:<id>`` (a hash: the job, its status,
-attempt count, worker, result and last error). Workers read with ``XREADGROUP`` in
+attempt count, worker, result, last error and its live stream ``entry``), and
+``run:<run_id>:done`` (a stream per eval run: one entry per finished eval unit, which
+the runner waits on). Workers read with ``XREADGROUP`` in
 group ``workers``, acknowledge with ``XACK`` when a job is finished, and take over an
 entry idle longer than the visibility timeout with ``XAUTOCLAIM`` (its worker died: a
 live worker refreshes its entries well within the timeout).
@@ -27,6 +29,23 @@ __all__ = ["GROUP", "JobQueue"]
 
 GROUP = "workers"
 """The consumer group every worker reads in."""
+
+# One atomic step: the job's new stream entry and its hash naming that entry live, so a
+# worker can tell a stale delivery (an older entry of the same job) from the live one.
+_ADD_ENTRY = """
+local id = redis.call('XADD', KEYS[1], '*', 'job_id', ARGV[1])
+redis.call('HDEL', KEYS[2], 'result')
+redis.call('HSET', KEYS[2], 'entry', id, unpack(ARGV, 2))
+return id
+"""
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' or status == 'retrying' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated_at', ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 class JobQueue:
@@ -61,6 +80,10 @@ class JobQueue:
         """The hash of one job."""
         return f"{self.prefix}job:{job_id}"
 
+    def done_stream(self, run_id: str) -> str:
+        """The stream of an eval run's finished units."""
+        return f"{self.prefix}run:{run_id}:done"
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         if self._redis is not None:
@@ -85,21 +108,37 @@ class JobQueue:
             ) from exc
 
     async def aenqueue(self, job: Job) -> Job:
-        """Record ``job`` as queued and add it to the stream."""
+        """Record ``job`` as queued and add it to the stream (again, for a job id the
+        queue had: its attempts start over and any older entry of it is stale)."""
         await self.aensure_group()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self.job_key(job.id),
-                mapping={
-                    "job": job.model_dump_json(),
-                    "status": "queued",
-                    "attempts": 0,
-                    "updated_at": time.time(),
-                },
-            )
-            pipe.xadd(self.stream, {"job_id": job.id})
-            await pipe.execute()
+        await self.aadd_entry(
+            job.id,
+            {
+                "job": job.model_dump_json(),
+                "status": "queued",
+                "attempts": 0,
+                "updated_at": time.time(),
+            },
+        )
         return job
+
+    async def aadd_entry(self, job_id: str, fields: dict[str, Any]) -> str:
+        """Add a stream entry for ``job_id`` and set ``fields`` on its hash, atomically;
+        the new entry becomes the job's live one. Returns the entry id."""
+        args: list[Any] = [job_id]
+        for key, value in fields.items():
+            args += [key, value]
+        entry: Any = await self.redis.eval(_ADD_ENTRY, 2, self.stream, self.job_key(job_id), *args)
+        return str(entry)
+
+    async def acancel(self, job_id: str) -> bool:
+        """Mark a job that no worker has started as ``cancelled`` (workers skip it).
+
+        Returns:
+            Whether it was cancelled (False when it is running or finished).
+        """
+        done: Any = await self.redis.eval(_CANCEL, 1, self.job_key(job_id), time.time())
+        return bool(done)
 
     async def astate(self, job_id: str) -> JobState | None:
         """What is known about a job, or ``None`` if the queue never had it."""
@@ -113,6 +152,7 @@ class JobQueue:
             worker=raw.get("worker"),
             result=json.loads(raw["result"]) if raw.get("result") else None,
             error=raw.get("error"),
+            entry=raw.get("entry"),
             updated_at=float(raw.get("updated_at", 0.0)),
         )
 

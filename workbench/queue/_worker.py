@@ -10,6 +10,12 @@ job runs the same execution id, so the runtime resumes it from its checkpoint an
 effect journal: recorded model and tool results are replayed, a side-effecting tool
 interrupted mid-call is called again with the same idempotency key, and nothing runs
 twice. A job that raises is retried (a fresh stream entry) up to ``max_attempts``.
+
+An ``eval_sample`` job is one unit of an eval run (``workbench eval --queue``): the
+worker runs, scores and records it (:class:`~workbench.queue._eval_worker.EvalSampleRunner`)
+and announces it on the run's ``done`` stream, as it does a dead-lettered unit. A
+delivery of a stale entry (the job was queued again since) or of a cancelled job is
+acknowledged and skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.errors import RateLimited
+from workbench.queue._eval_worker import EvalSampleRunner
 from workbench.queue._job import Job
 from workbench.queue._queue import GROUP, JobQueue
 from workbench.runtime import AgentSpec, Runtime
@@ -76,6 +83,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._limiter: Any = None
         self._ledger: Any = None
+        self._evals = EvalSampleRunner(self.settings)
         if shared_limits:
             from workbench.gateway import RedisBudgetLedger, RedisRateLimiter
 
@@ -99,6 +107,7 @@ class Worker:
             if self._limiter is not None:
                 self._limiter.close()
                 self._ledger.close()
+            await self._evals.aclose()
             await self.queue.aclose()
         return self.processed
 
@@ -128,11 +137,15 @@ class Worker:
     async def _handle(self, runtime: Runtime, consumer: str, entry_id: str, job_id: str) -> None:
         q, redis = self.queue, self.queue.redis
         key = q.job_key(job_id)
-        attempts = int(await redis.hincrby(key, "attempts", 1))
         state = await q.astate(job_id)
-        if state is None:  # a stray entry: nothing to run
+        if (
+            state is None  # a stray entry: nothing to run
+            or (state.entry is not None and state.entry != entry_id)  # queued again since
+            or state.status == "cancelled"
+        ):
             await redis.xack(q.stream, GROUP, entry_id)
             return
+        attempts = int(await redis.hincrby(key, "attempts", 1))
         if attempts > self.max_attempts:
             await self._dead(entry_id, state.job, attempts - 1, state.error or "worker died")
             return
@@ -141,7 +154,10 @@ class Worker:
         )
         heartbeat = asyncio.create_task(self._heartbeat(consumer, entry_id))
         try:
-            summary = await self._execute(runtime, state.job)
+            if state.job.kind == "eval_sample":
+                summary = await self._evals.arun(state.job, redelivered=attempts > 1)
+            else:
+                summary = await self._execute(runtime, state.job)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job %s attempt %d failed: %s", job_id, attempts, error)
@@ -149,14 +165,11 @@ class Worker:
             if attempts >= self.max_attempts:
                 await self._dead(entry_id, state.job, attempts, error)
             else:
-                async with redis.pipeline(transaction=True) as pipe:
-                    pipe.hset(
-                        key,
-                        mapping={"status": "retrying", "error": error, "updated_at": time.time()},
-                    )
-                    pipe.xadd(q.stream, {"job_id": job_id})
-                    pipe.xack(q.stream, GROUP, entry_id)
-                    await pipe.execute()
+                # The new entry is live at once; this one, if we die before the ack, is stale.
+                await q.aadd_entry(
+                    job_id, {"status": "retrying", "error": error, "updated_at": time.time()}
+                )
+                await redis.xack(q.stream, GROUP, entry_id)
             return
         finally:
             heartbeat.cancel()
@@ -172,6 +185,11 @@ class Worker:
                 },
             )
             pipe.xack(q.stream, GROUP, entry_id)
+            if state.job.eval is not None:
+                pipe.xadd(
+                    q.done_stream(state.job.eval.run_id),
+                    {"job_id": job_id, "status": "completed", "result": _json(summary)},
+                )
             await pipe.execute()
         self.processed += 1
 
@@ -193,6 +211,11 @@ class Worker:
                 mapping={"status": "dead", "error": error, "updated_at": time.time()},
             )
             pipe.xack(q.stream, GROUP, entry_id)
+            if job.eval is not None:
+                pipe.xadd(
+                    q.done_stream(job.eval.run_id),
+                    {"job_id": job.id, "status": "dead", "attempts": attempts, "error": error},
+                )
             await pipe.execute()
         self.processed += 1
 

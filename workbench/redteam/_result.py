@@ -21,7 +21,7 @@ from workbench.redteam._scorers import DEFENSES
 from workbench.redteam._suite import RedteamSuite
 
 if TYPE_CHECKING:
-    from workbench.evals._stats import Comparison, GateVerdict
+    from workbench.evals import Comparison, GateVerdict
 
 __all__ = ["RedteamRun"]
 
@@ -168,7 +168,7 @@ class RedteamRun:
         """
         if self._comparison is not None:
             return self._comparison
-        from workbench.evals._stats import MetricGate, compare_versions
+        from workbench.evals import MetricGate, compare_versions
 
         gate = self.suite.gate
         if gate is None:
@@ -199,7 +199,7 @@ class RedteamRun:
         Raises:
             EvalError: The suite has no gate (the report is a comparison).
         """
-        from workbench.evals._report import write_report
+        from workbench.evals import write_report
 
         return write_report(
             path,

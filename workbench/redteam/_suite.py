@@ -5,18 +5,31 @@ scorers, gate) plus what an unattended attack run needs: the model every version
 on (the worst-case model by default, from the specs; any litellm model such as
 ``local/smollm2`` when set) and what an approval gate gets (denied by default: nobody
 is there to approve, so a gate is a stop).
+
+Its file says ``kind: redteam``, so ``Suite.from_yaml`` (and with it ``workbench eval``,
+``EvalRun.load`` and a queue worker) reads it as a red-team suite. Its samples run on
+a :class:`~workbench.redteam.RedteamRuntime` (:meth:`RedteamSuite.make_runtime`) with
+the sample's injection bound to its execution id (:meth:`RedteamSuite.sample_context`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
 import workbench.redteam._scorers as _scorers  # noqa: F401  (registers the red-team scorers)
 from workbench.errors import SuiteInvalid
-from workbench.evals import Suite
+from workbench.evals import SampleUnit, Suite
+from workbench.redteam._desk import Injection, bind_injection
+from workbench.redteam._runtime import RedteamRuntime
 from workbench.runtime import AgentSpec
+
+if TYPE_CHECKING:
+    from workbench.evals import EvalRun, GateVerdict
+    from workbench.settings import Settings
+    from workbench.tracing import Tracer
 
 __all__ = ["RedteamSuite"]
 
@@ -26,6 +39,7 @@ class RedteamSuite(Suite):
 
     Example::
 
+        kind: redteam
         name: redteam_gate_fail
         dataset: ../datasets/redteam_attacks.jsonl
         versions: {v1: ../agents/redteam_all.yaml, v2: ../agents/redteam_guardrails.yaml}
@@ -40,6 +54,10 @@ class RedteamSuite(Suite):
           metrics: {attack_success: {margin: 0.02, higher_is_better: false}}
     """
 
+    KIND: ClassVar[str] = "redteam"
+
+    kind: str = "redteam"
+    """``redteam`` (the default when this class loads the file)."""
     model: str | None = None
     """Run every version on this litellm model instead of its spec's (``None``: the specs'
     models, the worst-case model in the shipped agents)."""
@@ -61,3 +79,22 @@ class RedteamSuite(Suite):
         if not self.model.strip():
             raise SuiteInvalid(f"suite {self.source or self.name}: model must not be empty")
         return {label: s.model_copy(update={"model": self.model}) for label, s in specs.items()}
+
+    def make_runtime(self, settings: Settings, *, tracer: Tracer, durable: bool) -> RedteamRuntime:
+        """A :class:`RedteamRuntime` (gateway input guard, gates decided by :attr:`approvals`)."""
+        return RedteamRuntime(settings, tracer=tracer, durable=durable, approvals=self.approvals)
+
+    def sample_context(self, unit: SampleUnit) -> AbstractContextManager[object]:
+        """Serve the unit's injection (``metadata.attack``) to its execution only."""
+        return bind_injection(unit.execution_id, Injection.from_metadata(unit.sample.metadata))
+
+    def gate_verdict(self, run: EvalRun) -> GateVerdict | None:
+        """The red-team gate: attack metrics on attack samples only, utility split into
+        clean and attacked (:meth:`~workbench.redteam.RedteamRun.gate`)."""
+        from workbench.redteam._result import RedteamRun
+
+        return RedteamRun(run, self).gate()
+
+    def run_facts(self) -> dict[str, Any]:
+        """``model`` and ``approvals``, recorded with the run."""
+        return {"model": self.model, "approvals": self.approvals}

@@ -2,7 +2,7 @@
 
 :class:`JudgeReviewModel` holds the judge's verdicts (sample, output, passed, score,
 reason), records each human label as a ``judge_labels`` row in the trace store (through
-the tracer) and computes :func:`~workbench.evals._judge_card.judge_card` over the
+the tracer) and computes :func:`~workbench.evals.judge_card` over the
 labels so far: the agreement figure that decides whether the judge may gate.
 :class:`JudgeReview` is the ipywidgets view.
 """
@@ -29,7 +29,7 @@ from workbench.widgets._base import (
 )
 
 if TYPE_CHECKING:
-    from workbench.evals._judge_card import JudgeCard
+    from workbench.evals import JudgeCard
 
 __all__ = ["JUDGE_LABELS", "VERDICT_COLUMNS", "JudgeReview", "JudgeReviewModel"]
 
@@ -166,7 +166,7 @@ class JudgeReviewModel(WidgetModel):
 
     def card(self) -> JudgeCard | None:
         """The judge card over the labels so far (``None`` before the first label)."""
-        from workbench.evals._judge_card import judge_card
+        from workbench.evals import judge_card
 
         labels = self.labels()
         if labels.empty:

@@ -1,8 +1,8 @@
 """ShadowCompare: v1 beside v2 per sample, the trajectory diff, the paired statistics.
 
-:class:`ShadowCompareModel` reads a :class:`~workbench.evals._shadow.ShadowRun` (from a
+:class:`ShadowCompareModel` reads a :class:`~workbench.evals.ShadowRun` (from a
 run in hand, or from the trace store by id) and, when given, a
-:class:`~workbench.evals._stats.Comparison` with its gate verdict. For the selected
+:class:`~workbench.evals.Comparison` with its gate verdict. For the selected
 sample it returns the aligned steps with the first divergent step marked.
 :class:`ShadowCompare` is the ipywidgets view.
 """
@@ -23,8 +23,7 @@ from workbench.widgets._base import (
 )
 
 if TYPE_CHECKING:
-    from workbench.evals._shadow import ShadowPair, ShadowRun
-    from workbench.evals._stats import Comparison
+    from workbench.evals import Comparison, ShadowPair, ShadowRun
     from workbench.tracing import TraceStore
 
 __all__ = ["ShadowCompare", "ShadowCompareModel"]
@@ -70,7 +69,7 @@ class ShadowCompareModel(WidgetModel):
         Raises:
             RunNotFound: No shadow run has that id.
         """
-        from workbench.evals._shadow import load_shadow_run
+        from workbench.evals import load_shadow_run
 
         return cls(load_shadow_run(store, run_id), comparison=comparison)
 
