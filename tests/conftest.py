@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,16 @@ def workbench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "wbhome"
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _process_tracer_restored() -> Iterator[None]:
+    """A test that installs a process-wide tracer must not leave it to later tests
+    (their spans would land in another test's home)."""
+    from workbench.tracing import set_tracer
+
+    before = set_tracer(None)
+    set_tracer(before)
+    yield
+    leaked = set_tracer(before)
+    assert leaked is before, "a test left a process-wide tracer installed (set_tracer)"

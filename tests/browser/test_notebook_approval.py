@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_ARGS, REPO
+from browser_helpers import CHROMIUM_ARGS, REPO
 from playwright.sync_api import Page, expect, sync_playwright
 
 from workbench.services import ServiceInfo

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from gateway_helpers import SpoolTrace
 
 from workbench.gateway import KeyStore, RedisBudgetLedger, SqliteBudgetLedger
 from workbench.services import start_service, stop_service
 from workbench.settings import get_settings
-from workbench.tracing import SpoolExporter, Tracer, TraceStore
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +64,6 @@ def ledger(
     redis_ledger = RedisBudgetLedger(ledger_target)
     yield redis_ledger
     redis_ledger.close()
-
-
-class SpoolTrace:
-    """A tracer that spools to disk, and the trace store that reads it back."""
-
-    def __init__(self, root: Path) -> None:
-        self.spool = root / "spool"
-        self.tracer = Tracer([SpoolExporter(self.spool)], flush_interval_s=0.01)
-        self._root = root
-
-    def store(self) -> TraceStore:
-        assert self.tracer.flush()
-        return TraceStore(self._root / "traces.duckdb", spool_dir=self.spool)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.tracing import SpoolExporter, Tracer, TraceStore
+
 WORKER = Path(__file__).with_name("gateway_worker.py")
 
 
@@ -35,3 +37,16 @@ def race(args_per_worker: list[list[str]], *, lead_s: float = 0.2) -> list[dict[
         assert proc.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
     return results
+
+
+class SpoolTrace:
+    """A tracer that spools to disk, and the trace store that reads it back."""
+
+    def __init__(self, root: Path) -> None:
+        self.spool = root / "spool"
+        self.tracer = Tracer([SpoolExporter(self.spool)], flush_interval_s=0.01)
+        self._root = root
+
+    def store(self) -> TraceStore:
+        assert self.tracer.flush()
+        return TraceStore(self._root / "traces.duckdb", spool_dir=self.spool)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SpoolTrace
+from gateway_helpers import SpoolTrace
 
 from workbench.errors import (
     AuthenticationFailed,

@@ -77,3 +77,19 @@ def test_test_modules_have_unique_basenames() -> None:
             continue
         assert path.name not in seen, f"{path} and {seen[path.name]} share a module name"
         seen[path.name] = path
+
+
+def test_no_test_imports_from_a_conftest() -> None:
+    # `from conftest import X` finds whichever conftest.py was imported first under that
+    # name; shared helpers live in uniquely named modules (runtime_helpers.py, ...).
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if path != Path(__file__).resolve()
+        and (
+            "from conftest import" in (text := path.read_text(encoding="utf-8"))
+            or "import conftest" in text
+        )
+    ]
+    assert offenders == []

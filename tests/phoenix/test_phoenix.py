@@ -138,10 +138,11 @@ def test_eval_scores_are_annotations_on_the_judged_spans(
     assert endpoint is not None
     exporter = OtlpExporter(endpoint, project_name="quiz")
     tracer = Tracer([SpoolExporter(phoenix_home.spool_dir), exporter])
-    from workbench.tracing import get_tracer, set_tracer
+    from workbench.tracing import set_tracer
 
-    previous = get_tracer()
-    set_tracer(tracer)  # the runner and its runtimes trace through the process tracer
+    # The runner and its runtimes trace through the process tracer; the one installed
+    # before (None: each home's own spool tracer) comes back at the end.
+    previous = set_tracer(tracer)
     try:
         run = run_suite(fixtures / "level.yaml", progress="none")
         tracer.flush()

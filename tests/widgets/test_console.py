@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from widget_helpers import REPO
 
 from workbench.models import Turn, register_script
 from workbench.runtime import AgentSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import fill_store
+from widget_helpers import fill_store
 
 from workbench.tracing import SafetyEvent, TraceStore, get_tracer, record_safety_event
 from workbench.widgets import CostDashboard, CostDashboardModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import REPO, fill_store
+from widget_helpers import REPO, fill_store
 
 from workbench.runtime import AgentSpec, run
 from workbench.tracing import TraceStore

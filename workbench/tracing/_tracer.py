@@ -292,8 +292,15 @@ def tracer_for(spool_dir: Path) -> Tracer:
         return tracer
 
 
-def set_tracer(tracer: Tracer) -> None:
-    """Make ``tracer`` the process-wide tracer returned by :func:`get_tracer`."""
+def set_tracer(tracer: Tracer | None) -> Tracer | None:
+    """Make ``tracer`` the process-wide tracer returned by :func:`get_tracer`.
+
+    ``None`` goes back to the default: the spool tracer of the current home.
+
+    Returns:
+        The tracer installed before (``None`` for the default), to restore it later.
+    """
     global _default
     with _default_lock:
-        _default = tracer
+        previous, _default = _default, tracer
+    return previous
