@@ -46,17 +46,6 @@ from workbench.evals._rescore import rescore
 from workbench.evals._result import SCORE_COLUMNS, EvalRun, reduce_epochs
 from workbench.evals._runner import arun_suite, new_run_id, run_suite
 from workbench.evals._sample import SampleRun, arun_sample, sample_execution_id
-from workbench.evals._scorers import (
-    SampleOutcome,
-    Score,
-    ScoreFn,
-    Scorer,
-    ToolCall,
-    build_scorer,
-    check_scorer_specs,
-    registered_scorers,
-    scorer,
-)
 from workbench.evals._shadow import (
     SHADOW_SAMPLES,
     Divergence,
@@ -94,6 +83,17 @@ from workbench.evals._suite import (
     Suite,
     load_dataset,
     suite_class,
+)
+from workbench.evals.scorers import (
+    SampleOutcome,
+    Score,
+    ScoreFn,
+    Scorer,
+    ToolCall,
+    build_scorer,
+    check_scorer_specs,
+    registered_scorers,
+    scorer,
 )
 
 __all__ = [

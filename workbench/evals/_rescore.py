@@ -17,8 +17,8 @@ from workbench.evals._records import (
 )
 from workbench.evals._result import EvalRun
 from workbench.evals._sample import sample_row, score_outcome
-from workbench.evals._scorers import SampleOutcome, Score, Scorer, ToolCall, build_scorer
 from workbench.evals._suite import Sample, ScorerSpec, Suite
+from workbench.evals.scorers import SampleOutcome, Score, Scorer, ToolCall, build_scorer
 from workbench.tracing import TraceStore, get_tracer
 
 __all__ = ["arescore", "recorded_scorers", "rescore", "tool_calls_from_spans"]

@@ -44,8 +44,8 @@ from workbench.evals._records import (
 )
 from workbench.evals._result import EvalRun
 from workbench.evals._sample import Grader, SampleRun, arun_sample, sample_execution_id
-from workbench.evals._scorers import check_scorer_specs
 from workbench.evals._suite import RuntimeFactory, Sample, SampleHook, SampleUnit, Suite
+from workbench.evals.scorers import check_scorer_specs
 from workbench.runtime import AgentSpec, Runtime
 from workbench.settings import Settings, get_settings
 from workbench.tracing import Tracer, TraceStore, get_tracer, tracer_for

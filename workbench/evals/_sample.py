@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from workbench.errors import WorkbenchError
-from workbench.evals._scorers import SampleOutcome, Score, Scorer, ToolCall
 from workbench.evals._suite import JudgeSpec, Sample
+from workbench.evals.scorers import SampleOutcome, Score, Scorer, ToolCall
 from workbench.runtime import AgentSpec, Runtime, StepEvent
 
 __all__ = [

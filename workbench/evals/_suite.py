@@ -316,7 +316,7 @@ class Suite(BaseModel):
                 for e in exc.errors()
             )
             raise SuiteInvalid(f"suite {file} is invalid: {problems}") from exc
-        from workbench.evals._scorers import check_scorer_specs
+        from workbench.evals.scorers import check_scorer_specs
 
         check_scorer_specs(suite.scorers, source=str(file))
         return suite

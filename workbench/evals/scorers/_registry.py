@@ -4,7 +4,7 @@ A scorer is a factory registered under a name: called with its keyword arguments
 returns a function of one :class:`SampleOutcome` that returns a :class:`Score` (sync or
 async). The registry stamps every score with the scorer's name and arguments, so a run
 can be re-scored from its log (:func:`workbench.evals.rescore`). Built-in scorers live
-in ``_scorers_builtin.py``.
+in ``_builtin.py``.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class Scorer:
 
 
 def _load_builtins() -> None:
-    import workbench.evals._scorers_builtin  # noqa: F401  (registers on import)
+    import workbench.evals.scorers._builtin  # noqa: F401  (registers on import)
 
 
 def build_scorer(spec: ScorerSpec | str, /, **args: Any) -> Scorer:

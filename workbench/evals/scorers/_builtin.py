@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from workbench.evals._scorers import SampleOutcome, Score, ScoreFn, scorer
+from workbench.evals.scorers._registry import SampleOutcome, Score, ScoreFn, scorer
 
 __all__ = [
     "cost_below",
