@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Approval", "EffectJournal", "ExecutionMeta", "JournalEntry", "SqliteJournal"]
+__all__ = [
+    "Approval",
+    "EffectJournal",
+    "ExecutionMeta",
+    "JournalEntry",
+    "SqliteJournal",
+    "approval_row",
+]
 
 EntryKind = Literal["model", "tool", "feedback"]
 EntryStatus = Literal["started", "done"]
@@ -346,7 +353,7 @@ class SqliteJournal(EffectJournal):
             self._conn.execute(
                 "INSERT OR IGNORE INTO wb_approvals VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _approval_row(approval),
+                approval_row(approval),
             )
         stored = self.get_approval(approval.id)
         assert stored is not None
@@ -386,7 +393,8 @@ class SqliteJournal(EffectJournal):
             self._conn.close()
 
 
-def _approval_row(a: Approval) -> tuple[Any, ...]:
+def approval_row(a: Approval) -> tuple[Any, ...]:
+    """An approval as the values of one ``wb_approvals`` row, in column order (every journal)."""
     return (
         a.id,
         a.execution_id,

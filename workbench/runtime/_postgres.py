@@ -29,6 +29,7 @@ from workbench.runtime._journal import (
     EffectJournal,
     ExecutionMeta,
     JournalEntry,
+    approval_row,
 )
 
 __all__ = ["InlinePostgresSaver", "PostgresJournal", "open_postgres_checkpointer"]
@@ -238,22 +239,7 @@ class PostgresJournal(EffectJournal):
             f"INSERT INTO wb_approvals ({_APPROVAL_COLUMNS}) VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO NOTHING",
-            (
-                a.id,
-                a.execution_id,
-                a.step,
-                a.call_index,
-                a.tool,
-                a.arguments,
-                a.reason,
-                a.principal,
-                a.created_at,
-                a.deadline,
-                a.status,
-                a.decided_by,
-                a.decision_reason,
-                a.decided_at,
-            ),
+            approval_row(a),
         )
         stored = self.get_approval(approval.id)
         assert stored is not None
