@@ -45,6 +45,8 @@ stable ``code`` (documented in ``docs/errors.md``) that scripts may match on::
     ├── EvalError                   an eval run failed as a run         (eval_error)
     │   ├── RunNotFound             no eval run has that id             (run_not_found)
     │   ├── EvalCostCapExceeded     spent or forecast cost over the cap (eval_cost_cap_exceeded)
+    │   ├── EvalWorkerLost          an eval worker process died with units in flight
+    │   │                           (eval_worker_lost)
     │   └── JudgeError              no parsable verdict from the judge  (judge_error)
     ├── ServiceError                a real server could not be started or found (service_error)
     └── SandboxError                the sandbox failed (not the code in it)  (sandbox_error)
@@ -72,6 +74,7 @@ __all__ = [
     "DeadLetterNotFound",
     "EvalCostCapExceeded",
     "EvalError",
+    "EvalWorkerLost",
     "ExecutionError",
     "ExecutionNotFound",
     "GatewayRejected",
@@ -427,6 +430,13 @@ class EvalCostCapExceeded(EvalError):
     """The run's cost (spent or forecast) passed the suite's cost cap."""
 
     code = "eval_cost_cap_exceeded"
+
+
+class EvalWorkerLost(EvalError):
+    """A local eval worker process (``workers: N``) died with units in flight; the
+    runner runs them again, and raises this only when one keeps killing its process."""
+
+    code = "eval_worker_lost"
 
 
 class JudgeError(EvalError):

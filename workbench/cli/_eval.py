@@ -5,7 +5,8 @@ gate), 1 when the candidate is worse than the baseline beyond the margin, 2 when
 run itself failed (a typed error: invalid suite, cost cap, unknown run, ...).
 
 A ``kind: redteam`` suite runs as ``workbench redteam`` would and prints its red-team
-view. With ``--queue`` the units go to ``workbench worker`` processes.
+view. With ``--queue`` the units go to ``workbench worker`` processes; with
+``--workers N`` to N local processes (all cores of this machine).
 """
 
 from __future__ import annotations
@@ -183,6 +184,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         queue_name: Annotated[str, typer.Option(help="Queue name on that Redis.")] = "default",
+        workers: Annotated[
+            str | None,
+            typer.Option(
+                "--workers",
+                help="Local worker processes (N or 'auto': one per CPU); default the suite's"
+                " `workers` (1: this process).",
+            ),
+        ] = None,
     ) -> None:
         """Run an eval suite and gate v2 against v1 (exit 0 pass, 1 worse, 2 failed run)."""
         console = Console(stderr=True) if as_json else Console()
@@ -196,6 +205,7 @@ def register(app: typer.Typer) -> None:
                 on_start=lambda run_id: err.print(f"run {run_id}", highlight=False),
                 queue=queue,
                 queue_name=queue_name,
+                workers=workers,
             )
             if run.suite.kind == "redteam":
                 _redteam_view(run, report=report, as_json=as_json, console=console)

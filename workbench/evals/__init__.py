@@ -84,6 +84,7 @@ from workbench.evals._suite import (
     load_dataset,
     suite_class,
 )
+from workbench.evals._workers import shutdown_workers
 from workbench.evals.scorers import (
     SampleOutcome,
     Score,
@@ -173,6 +174,7 @@ __all__ = [
     "scorer",
     "shadow",
     "shadow_inputs_from_store",
+    "shutdown_workers",
     "suite_class",
     "trajectory_from_store",
     "write_report",

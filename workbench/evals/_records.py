@@ -29,6 +29,7 @@ __all__ = [
     "list_runs",
     "load_run_state",
     "load_sample_rows",
+    "recorded_units",
 ]
 
 EVAL_SAMPLES = "eval_samples"
@@ -100,6 +101,23 @@ def finished_keys(store: TraceStore, run_id: str) -> dict[tuple[str, str, int], 
         if isinstance(judge, str) and judge not in ("", "null"):
             spent += float(json.loads(judge).get("cost_usd") or 0.0)
         out[(str(version), str(sample_id), int(epoch))] = spent
+    return out
+
+
+def recorded_units(store: TraceStore, run_id: str) -> dict[tuple[str, str, int], tuple[str, float]]:
+    """``(version, sample_id, epoch) -> (status, USD)`` of every sample of the run in the
+    store (USD is agent plus judge, as :func:`finished_keys` counts it)."""
+    frame = store.sql(
+        "SELECT version, sample_id, epoch, status, cost_usd, judge FROM eval_samples"
+        " WHERE run_id = ?",
+        [run_id],
+    )
+    out: dict[tuple[str, str, int], tuple[str, float]] = {}
+    for version, sample_id, epoch, status, cost, judge in frame.itertuples(index=False):
+        spent = float(cost or 0.0)
+        if isinstance(judge, str) and judge not in ("", "null"):
+            spent += float(json.loads(judge).get("cost_usd") or 0.0)
+        out[(str(version), str(sample_id), int(epoch))] = (str(status), spent)
     return out
 
 

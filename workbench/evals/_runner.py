@@ -15,6 +15,8 @@
   the red team runs on these.
 - Queue: with ``queue``, each unit is a job for ``workbench worker`` processes
   (``workbench.queue``); the worker records the row, the runner waits for its units.
+- Workers: with ``workers: N`` (N > 1), each unit runs in one of N local processes
+  (``workbench.evals._workers``) that records its row; everything else stays here.
 """
 
 from __future__ import annotations
@@ -31,24 +33,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._util import run_sync
-from workbench.errors import EvalCostCapExceeded, EvalError, WorkbenchError
+from workbench.errors import EvalCostCapExceeded, EvalError, EvalWorkerLost, WorkbenchError
+from workbench.evals._executor import Unit, UnitExecutor, make_judge
 from workbench.evals._limiter import AdaptiveLimiter
 from workbench.evals._progress import Progress, ProgressMode, make_progress
 from workbench.evals._records import (
     EVAL_RUNS,
-    EVAL_SAMPLES,
     GroupCommit,
-    SafetyLookup,
     finished_keys,
     load_run_state,
+    recorded_units,
 )
 from workbench.evals._result import EvalRun
-from workbench.evals._sample import Grader, SampleRun, arun_sample, sample_execution_id
-from workbench.evals._suite import RuntimeFactory, Sample, SampleHook, SampleUnit, Suite
+from workbench.evals._sample import SampleRun, sample_execution_id
+from workbench.evals._suite import RuntimeFactory, SampleHook, SampleUnit, Suite
+from workbench.evals._workers import RunContext, WorkerPool, get_pool, resolve_workers
 from workbench.evals.scorers import check_scorer_specs
-from workbench.runtime import AgentSpec, Runtime
+from workbench.runtime import AgentSpec
 from workbench.settings import Settings, get_settings
-from workbench.tracing import Tracer, TraceStore, get_tracer, tracer_for
+from workbench.tracing import TraceStore, get_tracer, tracer_for
 
 if TYPE_CHECKING:
     from workbench.queue import QueuedSample
@@ -57,65 +60,14 @@ __all__ = ["arun_suite", "new_run_id", "run_suite"]
 
 log = logging.getLogger(__name__)
 
-_RECYCLE_EVERY = 2000
-"""Samples served by one runtime before a fresh one takes over (in-memory checkpoints
-of finished executions are freed with it, so memory stays flat over long runs)."""
+_MAX_ATTEMPTS = 3
+"""Times a unit is handed to a worker process that then dies before the unit is lost
+as a run failure (:class:`~workbench.errors.EvalWorkerLost`)."""
 
 
 def new_run_id() -> str:
     """A new eval run id: sortable by time, unique across processes."""
     return f"ev-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    version: str
-    sample: Sample
-    epoch: int
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.version, self.sample.id, self.epoch)
-
-
-class _Runtimes:
-    """Hands out a runtime; retires it after ``_RECYCLE_EVERY`` samples, closing it once
-    its last sample is done."""
-
-    def __init__(
-        self, settings: Settings, tracer: Tracer, durable: bool, factory: RuntimeFactory
-    ) -> None:
-        self._settings, self._tracer, self._durable = settings, tracer, durable
-        self._factory = factory
-        self._current = self._new()
-        self._served = 0
-        self._users: dict[int, int] = {}
-
-    def _new(self) -> Runtime:
-        return self._factory(self._settings, tracer=self._tracer, durable=self._durable)
-
-    def take(self) -> Runtime:
-        if self._served >= _RECYCLE_EVERY:
-            old = self._current
-            self._current, self._served = self._new(), 0
-            if not self._users.get(id(old)):
-                old.close()
-        self._served += 1
-        runtime = self._current
-        self._users[id(runtime)] = self._users.get(id(runtime), 0) + 1
-        return runtime
-
-    def give_back(self, runtime: Runtime) -> None:
-        left = self._users[id(runtime)] - 1
-        if left:
-            self._users[id(runtime)] = left
-            return
-        del self._users[id(runtime)]
-        if runtime is not self._current:
-            runtime.close()
-
-    def close(self) -> None:
-        self._current.close()
 
 
 @dataclass
@@ -149,6 +101,7 @@ class _Run:
         on_sample: SampleHook | None = None,
         queue: str | None = None,
         queue_name: str = "default",
+        workers: int | str | None = None,
     ) -> None:
         self.suite = suite
         self.on_start = on_start
@@ -156,6 +109,21 @@ class _Run:
         self.on_sample = on_sample or suite.sample_context
         self.queue, self.queue_name = queue, queue_name
         self.dispatcher: Any = None
+        self.workers = resolve_workers(workers, default=resolve_workers(suite.workers))
+        if self.workers > 1:
+            if queue is not None:
+                raise EvalError("workers and queue exclude each other: the queue's workers run it")
+            # In a worker process a unit runs on the suite's own seams (the suite class
+            # travels); other callables do not.
+            if self.runtime_factory != suite.make_runtime or self.on_sample != suite.sample_context:
+                raise EvalError(
+                    "with workers > 1, units run on the suite's make_runtime and sample_context;"
+                    " a custom runtime_factory or on_sample cannot travel to worker processes"
+                )
+        self.pool: WorkerPool | None = None
+        self.context: RunContext | None = None
+        self.known: tuple[int, dict[tuple[str, str, int], tuple[str, float]]] | None = None
+        self.known_lock = asyncio.Lock()
         self.resume = run_id is not None
         self.settings = settings or get_settings()
         self.tracer = get_tracer() if settings is None else tracer_for(self.settings.spool_dir)
@@ -173,27 +141,16 @@ class _Run:
             label: spec for label, spec in suite.agent_specs().items() if label in labels
         }
         self.samples = suite.samples()
-        self.judge = self._judge()
+        self.judge = make_judge(suite)
         self.limiter = AdaptiveLimiter(suite.concurrency)
         self.commit = GroupCommit(self.tracer)
-        self.safety = SafetyLookup(self.store)
+        self.executor: UnitExecutor | None = None
 
-    def _judge(self) -> tuple[Grader, Any] | None:
-        spec = self.suite.judge
-        if spec is None:
-            return None
-        from workbench.evals._judge import RubricJudge
-
-        for module in spec.imports:
-            importlib.import_module(module)
-        judge = RubricJudge(spec.model, spec.rubric, pass_threshold=spec.pass_threshold)
-        return judge, spec
-
-    def units(self) -> list[_Unit]:
+    def units(self) -> list[Unit]:
         # Versions interleaved per sample: the first samples (the forecast, a killed run)
         # cover every version.
         return [
-            _Unit(label, sample, epoch)
+            Unit(label, sample, epoch)
             for epoch in range(self.suite.epochs)
             for sample in self.samples
             for label in self.labels
@@ -209,6 +166,7 @@ class _Run:
                 "kind": self.suite.kind,
                 **self.suite.run_facts(),
                 "queue": self.queue_name if self.queue else None,
+                "workers": self.workers,
                 "status": status,
                 "versions": {
                     label: {
@@ -261,11 +219,35 @@ class _Run:
         self.progress.note(
             f"run {self.run_id}: {len(pending)} to run, {state.done_before} already done"
         )
-        if "litellm" not in sys.modules and self.queue is None:
-            # Seconds of import: not on the first samples' latency.
-            await asyncio.to_thread(importlib.import_module, "litellm")
-        runtimes = _Runtimes(self.settings, self.tracer, self.durable, self.runtime_factory)
         try:
+            if self.queue is None and self.workers > 1:
+                self.pool = get_pool(self.workers)
+                self.context = RunContext.of(
+                    run_id=self.run_id,
+                    settings=self.settings,
+                    suite=self.suite,
+                    specs=self.specs,
+                    durable=self.durable,
+                )
+                await self.pool.astart()  # EvalError: the run is recorded as failed
+                self.progress.note(f"{len(pending)} units for {self.workers} worker processes")
+            elif self.queue is None:
+                if "litellm" not in sys.modules:
+                    # Seconds of import: not on the first samples' latency.
+                    await asyncio.to_thread(importlib.import_module, "litellm")
+                self.executor = UnitExecutor(
+                    self.suite,
+                    run_id=self.run_id,
+                    settings=self.settings,
+                    tracer=self.tracer,
+                    store=self.store,
+                    durable=self.durable,
+                    specs=self.specs,
+                    scorers=self.scorers,
+                    judge=self.judge,
+                    runtime_factory=self.runtime_factory,
+                    on_sample=self.on_sample,
+                )
             if self.queue is not None:
                 from workbench.queue import SampleDispatcher
 
@@ -274,7 +256,7 @@ class _Run:
                 )
                 await self.dispatcher.astart()  # ServiceError: the run is recorded as failed
                 self.progress.note(f"{len(pending)} units for the workers of {self.queue}")
-            await self._run_units(pending, state, runtimes)
+            await self._run_units(pending, state)
         except asyncio.CancelledError:
             self.record_run(state, "cancelled")
             await asyncio.shield(asyncio.to_thread(self.tracer.flush))
@@ -291,7 +273,10 @@ class _Run:
             await asyncio.to_thread(self.tracer.flush)
             raise
         finally:
-            runtimes.close()
+            if self.executor is not None:
+                self.executor.close()
+            if self.pool is not None and self.context is not None:
+                await asyncio.shield(self.pool.aclose_run(self.context))
             if self.dispatcher is not None:
                 await self.dispatcher.aclose()
             self.progress.close()
@@ -321,17 +306,18 @@ class _Run:
             "forecast_usd": state.forecast_usd,
             "concurrency_changes": list(self.limiter.history),
             "peak_in_flight": self.limiter.peak_in_flight,
+            "workers": self.workers,
         }
 
-    async def _run_units(self, pending: list[_Unit], state: _State, runtimes: _Runtimes) -> None:
+    async def _run_units(self, pending: list[Unit], state: _State) -> None:
         cap = self.suite.cost_cap_usd
         pilot_n = min(self.suite.forecast_samples, len(pending))
         if cap is not None and pilot_n:
             # Forecast before spending: the pilot runs alone, then the cap is checked.
-            await self._run_batch(pending[:pilot_n], state, runtimes)
+            await self._run_batch(pending[:pilot_n], state)
             pending = pending[pilot_n:]
             self._forecast(state, remaining=len(pending))
-        await self._run_batch(pending, state, runtimes)
+        await self._run_batch(pending, state)
 
     def _forecast(self, state: _State, *, remaining: int) -> None:
         if state.forecast_usd is not None or not state.pilot_costs:
@@ -353,7 +339,7 @@ class _Run:
                 f" and resume with --resume {self.run_id}"
             )
 
-    async def _run_batch(self, units: list[_Unit], state: _State, runtimes: _Runtimes) -> None:
+    async def _run_batch(self, units: list[Unit], state: _State) -> None:
         tasks: set[asyncio.Task[None]] = set()
         failure: list[BaseException] = []
         loop = asyncio.get_running_loop()
@@ -361,52 +347,36 @@ class _Run:
         def on_rate_limited() -> None:
             loop.call_soon_threadsafe(self.limiter.note_rate_limited)
 
-        async def one(unit: _Unit) -> None:
-            runtime = runtimes.take()
+        async def one(unit: Unit) -> None:
             rate_limited = False
-            seam = SampleUnit(
-                self.run_id,
-                self.suite.name,
-                unit.version,
-                unit.sample,
-                unit.epoch,
-                sample_execution_id(self.run_id, unit.version, unit.sample.id, unit.epoch),
-            )
             try:
+                done: SampleRun | QueuedSample
                 if self.dispatcher is not None:
                     # A worker runs it and records its row; we learn its cost and status.
+                    seam = SampleUnit(
+                        self.run_id,
+                        self.suite.name,
+                        unit.version,
+                        unit.sample,
+                        unit.epoch,
+                        sample_execution_id(self.run_id, unit.version, unit.sample.id, unit.epoch),
+                    )
                     done = await self.dispatcher.arun(
                         seam, self.specs[unit.version], durable=self.durable
                     )
-                    rate_limited = done.rate_limited
-                    self._finished(done, state)
-                    return
-                with self.on_sample(seam):
-                    result = await arun_sample(
-                        runtime,
-                        self.specs[unit.version],
-                        unit.sample,
-                        run_id=self.run_id,
-                        suite=self.suite.name,
-                        version=unit.version,
-                        epoch=unit.epoch,
-                        scorers=self.scorers,
-                        judge=self.judge,
-                        timeout_s=self.suite.sample_timeout_s,
-                        principal=self.suite.principal,
-                        safety_lookup=self.safety.get,
-                        on_rate_limited=on_rate_limited,
-                    )
-                rate_limited = result.rate_limited
-                self.tracer.record(EVAL_SAMPLES, result.row)
-                await self.commit.commit()
-                self._finished(result, state)
+                elif self.pool is not None:
+                    # A worker process runs it and records its row.
+                    done = await self._in_worker(unit, on_rate_limited)
+                else:
+                    assert self.executor is not None
+                    done = await self.executor.run(unit, on_rate_limited=on_rate_limited)
+                rate_limited = done.rate_limited
+                self._finished(done, state)
             except BaseException as exc:
                 if not isinstance(exc, asyncio.CancelledError):
                     failure.append(exc)
                 raise
             finally:
-                runtimes.give_back(runtime)
                 await self.limiter.release(rate_limited=rate_limited)
 
         try:
@@ -429,6 +399,41 @@ class _Run:
                 await asyncio.gather(*tasks, return_exceptions=True)
         if failure:
             raise failure[0]
+
+    async def _in_worker(self, unit: Unit, on_rate_limited: Callable[[], None]) -> QueuedSample:
+        """Run a unit in a worker process; when the process dies with it, run it again
+        unless its row was sealed before the process died (exactly once either way)."""
+        from workbench.queue import QueuedSample
+
+        assert self.pool is not None
+        assert self.context is not None
+        lost: EvalWorkerLost | None = None
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                return await self.pool.arun(self.context, unit, on_rate_limited=on_rate_limited)
+            except EvalWorkerLost as exc:
+                lost = exc
+            found = (await self._recorded()).get(unit.key)
+            if found is not None:
+                status, spent = found
+                return QueuedSample(status=status, spent_usd=spent, rate_limited=False, reused=True)
+            log.warning("%s; running %s/%s/%s again", lost, *unit.key)
+        assert lost is not None
+        raise EvalWorkerLost(
+            f"unit {unit.version}/{unit.sample.id}/epoch {unit.epoch} was in flight in"
+            f" {_MAX_ATTEMPTS} worker processes that died ({lost.message}); resume the run"
+            f" with --resume {self.run_id} to run the rest"
+        )
+
+    async def _recorded(self) -> dict[tuple[str, str, int], tuple[str, float]]:
+        """The run's sealed units, read once per worker death (not once per lost unit)."""
+        assert self.pool is not None
+        async with self.known_lock:
+            deaths = self.pool.deaths
+            if self.known is None or self.known[0] != deaths:
+                found = await asyncio.to_thread(recorded_units, self.store, self.run_id)
+                self.known = (deaths, found)
+            return self.known[1]
 
     def _finished(self, result: SampleRun | QueuedSample, state: _State) -> None:
         spent = result.spent_usd
@@ -469,6 +474,7 @@ async def arun_suite(
     on_sample: SampleHook | None = None,
     queue: str | None = None,
     queue_name: str = "default",
+    workers: int | str | None = None,
 ) -> EvalRun:
     """Run a suite (or resume a run of it) and return the run.
 
@@ -493,6 +499,12 @@ async def arun_suite(
             runtime factory and sample context, and records its row); the runner waits
             for the run's units. ``runtime_factory`` and ``on_sample`` do not travel.
         queue_name: The queue's name on that Redis.
+        workers: Local worker processes the units run in (``auto``: one per CPU);
+            default the suite's ``workers`` (1: in this process). With more than one,
+            each unit runs in a spawned process on the suite's own runtime and sample
+            context (``runtime_factory`` and ``on_sample`` must be the suite's), which
+            records its row; this process keeps the limit, the cost cap and the gate.
+            Scripted models must be registered by a module the agent spec imports.
 
     Returns:
         The run; its frames read the rows back from the trace store.
@@ -502,7 +514,9 @@ async def arun_suite(
         RunNotFound: ``run_id`` names no run in this store.
         EvalCostCapExceeded: The forecast or the spend passed ``cost_cap_usd``; finished
             samples are kept, so the run can be resumed with a higher cap.
-        EvalError: The run failed as a run (with a queue: a unit was dead-lettered).
+        EvalError: The run failed as a run (with a queue: a unit was dead-lettered;
+            with workers: they did not start, or ``workers`` and ``queue`` were both set).
+        EvalWorkerLost: One unit was in flight in three worker processes that died.
         ServiceError: The queue's Redis does not answer.
     """
     runner = _Run(
@@ -517,6 +531,7 @@ async def arun_suite(
         on_sample=on_sample,
         queue=queue,
         queue_name=queue_name,
+        workers=workers,
     )
     return await runner.execute()
 
@@ -534,6 +549,7 @@ def run_suite(
     on_sample: SampleHook | None = None,
     queue: str | None = None,
     queue_name: str = "default",
+    workers: int | str | None = None,
 ) -> EvalRun:
     """Sync wrapper of :func:`arun_suite`; works inside a running event loop (Jupyter)."""
     return run_sync(
@@ -549,5 +565,6 @@ def run_suite(
             on_sample=on_sample,
             queue=queue,
             queue_name=queue_name,
+            workers=workers,
         )
     )

@@ -191,6 +191,7 @@ class Suite(BaseModel):
           - {name: numeric, args: {tolerance: 0.01}}
         epochs: 1
         concurrency: 8
+        workers: 1
         cost_cap_usd: 0.50
         gate:
           baseline: v1
@@ -226,6 +227,10 @@ class Suite(BaseModel):
     """The k of ``pass_at_k``/``pass_hat_k``; default ``epochs``."""
     concurrency: int = Field(default=8, ge=1, le=4096)
     """Most samples in flight; the runner lowers it on 429s and grows it back."""
+    workers: int | Literal["auto"] = Field(default=1, ge=1, le=256)
+    """Local worker processes the units run in (``auto``: one per CPU). ``1`` runs them in
+    the runner's process; more spreads them (and the ``concurrency`` window) over that
+    many processes, each with its own runtime, so a CPU-bound run uses every core."""
     sample_timeout_s: float | None = Field(default=None, gt=0)
     """Wall-clock limit of one sample; past it the sample is recorded as ``timeout``."""
     cost_cap_usd: float | None = Field(default=None, gt=0)
