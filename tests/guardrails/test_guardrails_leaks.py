@@ -22,6 +22,8 @@ def guard(tmp_path: Path) -> Guard:
     ("value", "rule", "category"),
     [
         (AWS, "secrets.aws_access_key", "secret"),
+        ("ASIAZ3MPLE7Q4TXW2R9B", "secrets.aws_access_key", "secret"),  # temporary (STS) key
+        ("ACCAZ3MPLE7Q4TXW2R9B", "secrets.aws_access_key", "secret"),
         (GITHUB, "secrets.github_token", "secret"),
         ("sk-proj-" + "Zx9" * 12, "secrets.openai_key", "secret"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----", "secrets.private_key", "secret"),

@@ -7,7 +7,9 @@ registered detectors
 (injection and jailbreak phrases, markdown-image exfiltration, secrets, PII,
 canary tokens, and any ``@detector`` plug-in) on every view, fuses the rules with a
 local injection classifier (``injection_classifier``: hashed n-grams, logistic
-regression, shipped as package data, numpy only), and applies the channel's action:
+regression, shipped as package data, numpy only; with ``GuardConfig(classifier=
+"embedding")`` also ``injection_embedding``, MiniLM sentence embeddings, stacked), and
+applies the channel's action:
 ``block``, ``redact``, ``mark`` or ``allow``. See ``docs/guardrails.md``.
 """
 

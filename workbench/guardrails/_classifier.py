@@ -26,26 +26,51 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from workbench.errors import ConfigError
-from workbench.guardrails._registry import detector
+from workbench.guardrails._embed_classifier import (
+    EMBED_CLASSIFIER_NAME,
+    EmbedModel,
+    load_embed_model,
+    require_embeddings,
+)
+from workbench.guardrails._registry import DetectorSpec, detector
 from workbench.guardrails._types import Detection, ScanContext, severity_for
 
 __all__ = [
+    "CLASSIFIER_MODES",
     "CLASSIFIER_NAME",
+    "CLASSIFIER_NAMES",
     "MODEL_FILE",
+    "ClassifierMode",
     "InjectionModel",
     "hashed_ngrams",
     "injection_classifier",
     "load_model",
+    "select_classifiers",
 ]
+
+ClassifierMode = Literal["ngram", "embedding", "off"]
+"""Which local classifiers a guard runs beside the rules (``GuardConfig.classifier``)."""
+
+CLASSIFIER_MODES: tuple[ClassifierMode, ...] = ("ngram", "embedding", "off")
+"""Every :data:`ClassifierMode`."""
 
 CLASSIFIER_NAME = "injection_classifier"
 """The detector's registered name (``GuardConfig(disabled=[CLASSIFIER_NAME])`` turns it off)."""
+
+CLASSIFIER_NAMES = frozenset({CLASSIFIER_NAME, EMBED_CLASSIFIER_NAME})
+"""Names of the classifier detectors whose output the guard fuses with the rules."""
+
+_DROPPED: dict[str, frozenset[str]] = {
+    "ngram": frozenset({EMBED_CLASSIFIER_NAME}),
+    "embedding": frozenset(),
+    "off": CLASSIFIER_NAMES,
+}
 
 MODEL_FILE = "injection_lr.json"
 """The model's file name inside ``workbench/guardrails/model/``."""
@@ -228,40 +253,63 @@ def fuse(
     threshold: float,
     *,
     model: InjectionModel | None = None,
+    embed_model: EmbedModel | None = None,
 ) -> list[Detection]:
-    """Combine the classifier's probability with the rule detections.
+    """Combine the classifiers' probabilities with the rule detections.
 
-    * **Rescue**: a probability at or above the channel's ``high`` keeps its detection
-      (score = probability, floored at ``threshold``), so the text is flagged even when
-      no rule fired.
+    With only the n-gram classifier (``classifier="ngram"``) its probability ``p`` is
+    used with the n-gram model's thresholds. When the embedding classifier ran too
+    (``classifier="embedding"``), ``p`` is the stacked probability of both
+    (:meth:`~workbench.guardrails._embed_classifier.EmbedModel.fused_probability`; the
+    n-gram term is left out if that detector was disabled) with the embedding model's
+    thresholds. Then:
+
+    * **Rescue**: ``p`` at or above the channel's ``high`` keeps one classifier
+      detection (score = ``p``, floored at ``threshold``), so the text is flagged even
+      when no rule fired.
     * **Veto**: below the channel's ``low``, a *weak single* rule hit is capped below
       ``threshold``: only ``injection`` rules flagged, one rule name, no combination,
       and its score under ``veto_max``. Secrets, PII, canaries, exfiltration URLs and
       obfuscation findings are never vetoed.
-    * Otherwise the classifier's detection is dropped (it neither flags nor vetoes), and
-      the rules decide as before.
+    * Otherwise the classifiers' detections are dropped (they neither flag nor veto),
+      and the rules decide as before.
 
     Args:
         detections: Every detection of one scan (any order).
         channel: The channel scanned.
         threshold: The guard's flag threshold.
-        model: Whose thresholds to use; default the shipped model.
+        model: Whose thresholds to use without the embedding classifier; default the
+            shipped n-gram model.
+        embed_model: Stacking weights and thresholds with it; default the shipped one.
 
     Returns:
-        The detections after fusion (the classifier's kept only when it decided).
+        The detections after fusion (a classifier's kept only when it decided).
     """
-    prefix = f"{CLASSIFIER_NAME}."
-    mine = [d for d in detections if d.name.startswith(prefix)]
-    if not mine:
+    ngram_prefix = f"{CLASSIFIER_NAME}."
+    embed_prefix = f"{EMBED_CLASSIFIER_NAME}."
+    ngram = [d for d in detections if d.name.startswith(ngram_prefix)]
+    embed = [d for d in detections if d.name.startswith(embed_prefix)]
+    if not ngram and not embed:
         return detections
-    model = model if model is not None else load_model()
-    p = max(d.score for d in mine)
-    rest = [d for d in detections if not d.name.startswith(prefix)]
-    top = mine[0]
-    if p >= model.high.get(channel, 1.01):
-        score = max(p, threshold)
-        return [*rest, _rescore(top, score, f"{prefix}lr")]
-    if p >= model.low.get(channel, -1.0):
+    rest = [
+        d
+        for d in detections
+        if not d.name.startswith(ngram_prefix) and not d.name.startswith(embed_prefix)
+    ]
+    if embed:
+        em = embed_model if embed_model is not None else load_embed_model()
+        z_ngram = _logit(max(d.score for d in ngram)) if ngram else None
+        p = em.fused_probability(_logit(max(d.score for d in embed)), z_ngram)
+        high, low, veto_max = em.high, em.low, em.veto_max
+        top, prefix = embed[0], embed_prefix
+    else:
+        m = model if model is not None else load_model()
+        p = max(d.score for d in ngram)
+        high, low, veto_max = m.high, m.low, m.veto_max
+        top, prefix = ngram[0], ngram_prefix
+    if p >= high.get(channel, 1.01):
+        return [*rest, _rescore(top, max(p, threshold), f"{prefix}lr")]
+    if p >= low.get(channel, -1.0):
         return rest
     flagged = [d for d in rest if d.score >= threshold]
     names = {d.name for d in flagged}
@@ -271,13 +319,38 @@ def fuse(
         and not any(d.category in _STRONG_CATEGORIES for d in rest if d.score >= threshold)
         and len(names) == 1
         and "injection.combined" not in names
-        and max(d.score for d in flagged) < model.veto_max
+        and max(d.score for d in flagged) < veto_max
     )
     if not weak:
         return rest
     capped = min(0.35, threshold * 0.7)
     vetoed = [_rescore(d, capped, d.name) if d.score >= threshold else d for d in rest]
     return [*vetoed, _rescore(top, p, f"{prefix}veto")]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1.0 - 1e-12)
+    return math.log(p) - math.log1p(-p)
+
+
+def select_classifiers(specs: list[DetectorSpec], mode: str) -> list[DetectorSpec]:
+    """``specs`` without the classifier detectors that ``mode`` does not run.
+
+    ``"ngram"`` (the default) keeps the character n-gram classifier only, ``"embedding"``
+    keeps it and the MiniLM embedding classifier, ``"off"`` keeps neither (rules only).
+
+    Raises:
+        ConfigError: Unknown mode, or ``"embedding"`` without the embeddings extra.
+    """
+    try:
+        dropped = _DROPPED[mode]
+    except KeyError:
+        raise ConfigError(
+            f"unknown classifier {mode!r}; known: {', '.join(CLASSIFIER_MODES)}"
+        ) from None
+    if mode == "embedding" and any(s.name == EMBED_CLASSIFIER_NAME for s in specs):
+        require_embeddings()
+    return [s for s in specs if s.name not in dropped]
 
 
 def _rescore(d: Detection, score: float, name: str) -> Detection:

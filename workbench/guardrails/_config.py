@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -51,6 +52,11 @@ class GuardConfig(BaseModel):
     """Most decoded views scanned per text."""
     record_events: bool = True
     """Whether :meth:`Guard.apply` records a safety event for each flagged text."""
+    classifier: Literal["ngram", "embedding", "off"] = "ngram"
+    """Local classifiers fused with the rules on ``user_input`` and ``tool_output``:
+    ``"ngram"`` (hashed character n-grams, numpy, ~50-100 µs a text), ``"embedding"``
+    (that plus a MiniLM sentence-embedding classifier: torch in the process, ~10-30 ms a
+    short text, more detection, see docs/guardrails.md) or ``"off"`` (rules only)."""
 
     @field_validator("actions", mode="after")
     @classmethod

@@ -51,7 +51,7 @@ _LONG = re.compile(r"\S{16,}")
 _A85 = re.compile(r"<~([!-u\s]{10,}?)~>")
 # Base85 runs: its alphabet minus the characters that are common in prose.
 _B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{20,}")
-_B85_PUNCT = frozenset("!#$%&()*+;<=>?@^_`{|}~")
+_B85_PLAIN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
 _MORSE = re.compile(r"(?<![\w.-])(?:[.-]{1,7}(?: {1,3}| ?/ ?)){8,}[.-]{1,7}(?![\w.-])")
 _MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g",
@@ -74,6 +74,7 @@ _ROT13 = bytes.maketrans(
     b"NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
 )
 _LEET = bytes.maketrans(b"013457@$|!", b"oieastasli")
+_LEET_STR = str.maketrans("013457@$|!", "oieastasli")
 _SQUEEZE = b" .-_*|/\t\n"
 
 # Words whose appearance only after a transform shows the transform revealed
@@ -84,6 +85,45 @@ _WORDS = (
     "restrictions", "do anything",
 )  # fmt: skip
 _SQUEEZED = tuple(w.replace(" ", "") for w in _WORDS)
+
+
+# For ASCII text, ROT13 and reversal are tested without building the view: a word is in
+# the ROT13 (reversed) view exactly when its ROT13 (reversal) is in the text. Each needle
+# is paired with its two rarest letters in English prose: ``c in text`` (one memchr) is
+# much cheaper than a substring search, and two absent-or-present tests rule most out.
+_BY_RARITY = "zqjxkvbpygfwmucldrhsnioate "
+
+
+def _rare(needle: str) -> tuple[str, str]:
+    # Any characters of the needle would be exact; rare ones make the test useful.
+    chars = sorted(set(needle), key=_BY_RARITY.find)
+    return chars[0], chars[min(1, len(chars) - 1)]
+
+
+_Needle = tuple[str, str, str, str]  # (word, needle, rare character, second rare character)
+_ROT13_WORDS: tuple[_Needle, ...] = tuple(
+    (w, r, *_rare(r)) for w in _WORDS for r in (codecs.encode(w, "rot13"),)
+)
+_REVERSED_WORDS: tuple[_Needle, ...] = tuple((w, w[::-1], *_rare(w)) for w in _WORDS)
+_PLAIN_WORDS: tuple[_Needle, ...] = tuple((w, w, *_rare(w)) for w in _WORDS)
+_SQUEEZED_WORDS: tuple[_Needle, ...] = tuple((w, w, *_rare(w)) for w in _SQUEEZED)
+
+
+def _found(needles: tuple[_Needle, ...], hay: str) -> list[str]:
+    """The words whose needle is in ``hay``."""
+    return [w for w, n, c, d in needles if c in hay and d in hay and n in hay]
+
+
+# Letters to "a", leetspeak digits and signs to "1", the rest to " ". A leet view can
+# reveal a word only where a leet character touches a letter, unless a word has a token
+# made only of letters that leet characters stand for ("a", "is", ...): then no shortcut.
+_LEET_SHAPE = str.maketrans(
+    {c: "a" if c.isalpha() else "1" if c in "013457@$|!" else " " for c in map(chr, range(128))}
+)
+_LEET_SHORTCUT = not any(set(t) <= set("oieastasli") for w in _WORDS for t in w.split())
+# A run of 16 non-space characters, found with ``in`` after mapping ASCII to "x" and " ".
+_SPACE_SHAPE = str.maketrans({c: " " if c.isspace() else "x" for c in map(chr, range(128))})
+_LONG_SHAPE = "x" * 16
 
 
 def _reveals(view: str, original: str, words: tuple[str, ...] = _WORDS) -> bool:
@@ -111,7 +151,8 @@ def _utf8(data: bytes) -> str | None:
 
 
 def _b64(run: str) -> str | None:
-    if not (any(c.isupper() for c in run) and any(c.islower() for c in run)):
+    # ``run`` is ASCII (a _PIECE): lower() and upper() change it iff it has both cases.
+    if run.lower() == run or run.upper() == run:
         return None  # one-case words (identifiers, prose) are not base64 in practice
     body = run.rstrip("=")
     if len(body) % 4 == 1:
@@ -160,7 +201,8 @@ def _a85(body: str) -> str | None:
 
 def _b85(run: str) -> str | None:
     # Prose, identifiers and base64 rarely carry three of these; Base85 almost always does.
-    if sum(c in _B85_PUNCT for c in run) < 3 or len(run) % 5 == 1:
+    # ``run`` is ASCII (a _B85 match): deleting its letters, digits and "-" leaves the punctuation.
+    if len(run.encode("ascii").translate(None, _B85_PLAIN)) < 3 or len(run) % 5 == 1:
         return None
     try:
         return _utf8(base64.b85decode(run))
@@ -197,9 +239,25 @@ def _classify(token: str) -> tuple[str, str | None]:
     return "", None
 
 
+def _long_runs(text: str) -> list[str]:
+    """``_LONG.findall(text)`` for ASCII text: the runs of 16 or more non-space characters,
+    located with ``find`` in a copy of the text mapped to "x" and " "."""
+    shape = text.translate(_SPACE_SHAPE)
+    runs: list[str] = []
+    at = shape.find(_LONG_SHAPE)
+    while at >= 0:
+        start = shape.rfind(" ", 0, at) + 1
+        end = shape.find(" ", at)
+        if end < 0:
+            end = len(shape)
+        runs.append(text[start:end])
+        at = shape.find(_LONG_SHAPE, end)
+    return runs
+
+
 def _runs(text: str) -> list[View]:
     views: list[View] = []
-    longs = _LONG.findall(text)
+    longs = _LONG.findall(text) if not text.isascii() else _long_runs(text)
     if longs:
         pos = 0
         for word in longs:
@@ -217,7 +275,9 @@ def _runs(text: str) -> list[View]:
                 layer, decoded = _classify(piece)
                 if decoded is not None:
                     views.append(View(decoded, layer, base + m.start(), base + m.end()))
-    if "\\x" in text or "0x" in text:
+    # A one-character test (memchr) first: most texts have no backslash, "&" or "<".
+    backslash = "\\" in text
+    if (backslash and "\\x" in text) or "0x" in text:
         for m in _HEX_ESC.finditer(text):
             decoded = _hex(m.group())
             if decoded is not None:
@@ -227,19 +287,19 @@ def _runs(text: str) -> list[View]:
             decoded = _binary(m.group())
             if decoded is not None:
                 views.append(View(decoded, "binary", m.start(), m.end()))
-    if "%" in text and len(_PCT_HIT.findall(text)) >= 3:
+    if text.count("%") >= 3 and len(_PCT_HIT.findall(text)) >= 3:
         for m in _PCT.finditer(text):
             decoded = _changed(urllib.parse.unquote(m.group()), m.group())
             if decoded is not None:
                 views.append(View(decoded, "url", m.start(), m.end()))
-    if "&#" in text:
+    if "&" in text and "&#" in text:
         for m in _ENTITY.finditer(text):
             views.append(View(html.unescape(m.group()), "html", m.start(), m.end()))
-    if "\\u" in text:
+    if backslash and "\\u" in text:
         for m in _UESC.finditer(text):
             decoded = m.group().encode("ascii").decode("unicode_escape")
             views.append(View(decoded, "unicode_escape", m.start(), m.end()))
-    if "<~" in text:
+    if "<" in text and "<~" in text:
         for m in _A85.finditer(text):
             decoded = _a85(m.group(1))
             if decoded is not None:
@@ -275,18 +335,39 @@ def _spacing(text: str) -> str:
     return "".join(parts)
 
 
+def _whole_ascii(text: str, lower: str) -> list[View]:
+    """:func:`_whole` for ASCII text: the same views, most tests done without building them."""
+    views: list[View] = []
+    # _reveals(view, x, words) is "a word found in the view is not in x".
+    if any(w not in lower for w in _found(_ROT13_WORDS, lower)):
+        rot13 = text.encode("ascii").translate(_ROT13).decode("ascii")
+        views.append(View(rot13, "rot13", None, None))
+    if any(w not in lower for w in _found(_REVERSED_WORDS, lower)):
+        views.append(View(text[::-1], "reversed", None, None))
+    if not _LEET_SHORTCUT or "a1" in (shape := lower.translate(_LEET_SHAPE)) or "1a" in shape:
+        leet = lower.encode("ascii").translate(_LEET).decode("ascii")
+        if any(w not in lower for w in _found(_PLAIN_WORDS, leet)):
+            views.append(View(leet, "leet", None, None))
+    squeezed = lower.encode("ascii").translate(None, _SQUEEZE).decode("ascii")
+    inside = _found(_SQUEEZED_WORDS, squeezed)
+    if inside and (
+        any(w not in lower.replace(" ", "") for w in inside)
+        or (any(w not in lower for w in inside) and _SPACED.search(text))
+    ):
+        spaced = _spacing(text)
+        if spaced != text:
+            views.append(View(spaced, "spacing", None, None))
+    return views
+
+
 def _whole(text: str) -> list[View]:
     views: list[View] = []
     lower = text.lower()
     if text.isascii():
-        raw = text.encode("ascii")
-        rot13 = raw.translate(_ROT13).decode("ascii")
-        leet = raw.lower().translate(_LEET).decode("ascii")
-        squeezed = raw.lower().translate(None, _SQUEEZE).decode("ascii")
-    else:
-        rot13 = codecs.encode(text, "rot13")
-        leet = lower.translate(str.maketrans("013457@$|!", "oieastasli"))
-        squeezed = re.sub(r"[\s.\-_*|/]", "", lower)
+        return _whole_ascii(text, lower)
+    rot13 = codecs.encode(text, "rot13")
+    leet = lower.translate(_LEET_STR)
+    squeezed = re.sub(r"[\s.\-_*|/]", "", lower)
     if _reveals(rot13.lower(), lower):
         views.append(View(rot13, "rot13", None, None))
     reversed_text = lower[::-1]

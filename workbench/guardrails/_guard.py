@@ -11,7 +11,7 @@ from typing import Any, get_args
 
 from workbench.errors import ConfigError
 from workbench.guardrails._canary import canary_for, load_canary_key
-from workbench.guardrails._classifier import CLASSIFIER_NAME, fuse
+from workbench.guardrails._classifier import CLASSIFIER_NAMES, fuse, select_classifiers
 from workbench.guardrails._config import GuardConfig
 from workbench.guardrails._decode import decode_views
 from workbench.guardrails._normalize import normalise
@@ -123,13 +123,15 @@ class Guard:
             get_detector(name)
         for name in config.channels:
             get_detector(name)
-        specs = [s for s in specs if s.name not in config.disabled]
+        specs = select_classifiers(
+            [s for s in specs if s.name not in config.disabled], config.classifier
+        )
         self._by_channel: dict[Channel, tuple[DetectorSpec, ...]] = {
             channel: tuple(s for s in specs if channel in config.channels.get(s.name, s.channels))
             for channel in CHANNELS
         }
         self._fused: dict[Channel, bool] = {
-            channel: any(s.name == CLASSIFIER_NAME for s in specs)
+            channel: any(s.name in CLASSIFIER_NAMES for s in specs)
             for channel, specs in self._by_channel.items()
         }
 

