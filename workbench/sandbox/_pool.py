@@ -108,8 +108,12 @@ class WarmPool:
                 return
             if not proc.wait_ready(_READY_TIMEOUT_S):
                 # A sandbox that cannot start must not spin: calls start cold and
-                # report the reason themselves.
-                _log.warning("a pooled sandbox did not start; the pool stops refilling")
+                # report the reason themselves. Not worth a warning when the pool was
+                # closed meanwhile or the interpreter is exiting (its files are gone).
+                with self._cond:
+                    closing = self._closed or not threading.main_thread().is_alive()
+                if not closing:
+                    _log.warning("a pooled sandbox did not start; the pool stops refilling")
                 proc.discard()
                 return
             with self._cond:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import marshal
 import os
@@ -11,6 +12,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,17 +24,40 @@ from workbench.errors import SandboxError, SandboxUnavailable
 from workbench.sandbox._types import LimitHit, SandboxLimits, SandboxResult
 
 __all__ = [
+    "RUNNER_BOOTSTRAP",
     "RunnerProcess",
     "classify",
     "discard_later",
     "remove_tree",
+    "runner_code",
     "runner_source",
     "start_runner",
 ]
 
+RUNNER_BOOTSTRAP = (
+    "import marshal,os,sys\n"
+    "f=int(sys.argv.pop(1))\n"
+    "b=b''\n"
+    "while c:=os.read(f,65536):b+=c\n"
+    "os.close(f)\n"
+    "del f,c\n"
+    "exec(marshal.loads(b))"
+)
+"""The ``-c`` program that runs a precompiled runner (:func:`runner_code`).
+
+Its first argument is the number of a pipe holding the marshalled code object; it
+reads the pipe to its end, closes it (the code never sees it) and runs the runner,
+whose own first argument is then the status pipe.
+"""
 _READY = b"R"
 _STATUS_CAP = 4_000_000
 _RUNNER_SOURCE: str | None = None
+_COMPILE = (
+    "import marshal,sys;"
+    "sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.buffer.read(),'<runner>','exec')))"
+)
+_CODE_CACHE: dict[tuple[str, int, int], bytes] = {}
+_CODE_LOCK = threading.Lock()
 
 
 def runner_source() -> str:
@@ -41,6 +66,41 @@ def runner_source() -> str:
     if _RUNNER_SOURCE is None:
         _RUNNER_SOURCE = (Path(__file__).with_name("_runner.py")).read_text()
     return _RUNNER_SOURCE
+
+
+def runner_code(python: str) -> bytes:
+    """The runner compiled by ``python`` itself, marshalled, for :data:`RUNNER_BOOTSTRAP`.
+
+    Compiling the runner's source costs about 3.5 ms of every sandbox start, so it is
+    compiled once per interpreter (by that interpreter, in a subprocess: bytecode is
+    specific to a Python version) and kept for the life of the host process. The
+    cache is keyed by the interpreter's inode and modification time, so an upgraded
+    interpreter gets its own.
+
+    Raises:
+        SandboxUnavailable: ``python`` could not compile the runner.
+    """
+    try:
+        info = os.stat(python)
+    except OSError as exc:
+        raise SandboxUnavailable(f"{python} is missing: {exc}") from exc
+    key = (python, info.st_ino, info.st_mtime_ns)
+    with _CODE_LOCK:
+        code = _CODE_CACHE.get(key)
+        if code is None:
+            done = subprocess.run(
+                [python, "-I", "-S", "-B", "-c", _COMPILE],
+                input=runner_source().encode(),
+                capture_output=True,
+                env={"LANG": "C.UTF-8"},
+                timeout=60,
+                check=False,
+            )
+            if done.returncode != 0 or not done.stdout:
+                tail = done.stderr.decode(errors="replace").strip()[-2000:]
+                raise SandboxUnavailable(f"{python} could not compile the sandbox runner: {tail}")
+            code = _CODE_CACHE[key] = done.stdout
+        return code
 
 
 @dataclass
@@ -322,21 +382,41 @@ def start_runner(
     env: Mapping[str, str],
     cwd: Path | None = None,
     user: int | None = None,
+    code: bytes | None = None,
 ) -> RunnerProcess:
     """Start ``argv`` (ending in the runner's command) with the status pipe's number appended.
 
     The process leads a new process group so that a kill reaches all of it, and
     gets exactly ``env`` (a sandbox tool's own environment is readable inside
     through ``/proc``, so it must not hold secrets either).
+
+    With ``code`` (from :func:`runner_code`), ``argv`` ends in ``-c``
+    :data:`RUNNER_BOOTSTRAP`, and the number of a pipe already holding ``code``
+    comes before the status pipe's.
     """
-    read_end, write_end = os.pipe()
+    passed: list[int] = []
+    read_end = -1
     try:
+        if code is not None:
+            code_read, code_write = os.pipe()
+            passed.append(code_read)
+            try:
+                # Written before the start, so it must fit the pipe: enlarged past the
+                # default 64 KiB, and never blocking (a misfit raises instead).
+                if len(code) > 65536:
+                    fcntl.fcntl(code_write, fcntl.F_SETPIPE_SZ, len(code))
+                os.set_blocking(code_write, False)
+                _write_all(code_write, code)
+            finally:
+                os.close(code_write)
+        read_end, write_end = os.pipe()
+        passed.append(write_end)
         popen = subprocess.Popen(
-            [*argv, str(write_end)],
+            [*argv, *map(str, passed)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(write_end,),
+            pass_fds=passed,
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
@@ -345,11 +425,19 @@ def start_runner(
             extra_groups=[] if user is not None else None,
         )
     except OSError:
-        os.close(read_end)
+        if read_end != -1:
+            os.close(read_end)
         raise
     finally:
-        os.close(write_end)
+        for fd in passed:
+            os.close(fd)
     return RunnerProcess(popen=popen, status_fd=read_end, workdir=workdir)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 _reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-sandbox-reaper")

@@ -1,25 +1,29 @@
 """The runner: the first and only trusted code inside a sandbox.
 
-Not imported by the host: its source is handed to ``/usr/bin/python3 -I -S -c``
-inside the sandbox with the number of the status pipe as its argument. It makes
-itself non-dumpable (the code cannot ptrace it or read its ``/proc`` files), writes
-``R`` to the status pipe, waits for one job (a ``marshal``-ed dict on stdin, from
-the host), runs the code in a forked child under the job's resource limits, and
-writes to the status pipe, after its length, a JSON line of the wait status and
-CPU time followed by the child's outcome (JSON the host parses as untrusted). The
-child closes the status pipe first, so the code cannot forge the wait status or
-the CPU time. Nothing slow is imported before a job arrives (``json`` only for a
-value; errors are encoded by hand, since imports may fail under the limits), so a
-pooled runner answers in a few milliseconds. Standard
-library only: it runs on the system Python, not the project's venv.
+Not imported by the host: under bubblewrap it runs precompiled (a ``marshal``-ed
+code object handed over by ``RUNNER_BOOTSTRAP``), elsewhere its source is handed
+to ``python3 -I -S -c``; either way with the number of the status pipe as its
+argument. It forks the code's process at once, then makes itself non-dumpable (the
+code cannot ptrace it or read its ``/proc`` files) and tells the child, by a byte
+on a pipe, that the code may start; meanwhile the child loads what compiling the
+code needs (on a second core, this overlaps). The runner writes ``R`` to the
+status pipe; the child waits for one job (a ``marshal``-ed dict on stdin, from the
+host), applies the job's resource limits and runs the code. The runner waits for
+it and writes to the status pipe, after its length, a JSON line of the wait status
+and CPU time followed by the child's outcome (JSON the host parses as untrusted).
+The child closes the status pipe first, so the code cannot forge the wait status
+or the CPU time, and runs nothing until the runner is non-dumpable. Nothing slow is
+imported on the way (``json`` only for a value; errors are encoded by hand, since
+imports may fail under the limits), so a pooled runner answers in a few
+milliseconds. Standard library only: it runs on the system Python, not the
+project's venv.
 """
 
 from __future__ import annotations
 
-import _ast
 import marshal
 import os
-import resource
+import resource  # the child sets the limits, and os.wait4 in the runner needs it
 import select
 import sys
 
@@ -27,7 +31,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing would cost milliseconds of every cold start
     from typing import Any
 
-_ONLY_AST: int = _ast.PyCF_ONLY_AST
 VALUE_CAP = 1_000_000
 REPR_CAP = 10_000
 
@@ -83,18 +86,30 @@ def _chain(exc: BaseException) -> list[dict[str, Any]]:
     return found
 
 
-def _child(job: dict[str, Any], out: int) -> None:
-    code: str = job["code"]
+def _child(out: int, go: int) -> None:
     me = os.getpid()
     outcome = b'{"ok": true, "value": null, "repr": null}'
     status = 0
+    code = ""
     try:
+        # Loaded while the runner makes itself non-dumpable: importing _ast builds
+        # the AST types (about 0.7 ms), which compiling the code needs anyway.
+        import _ast
+
+        if os.path.isdir("/usr/lib/python3/dist-packages"):
+            sys.path.append("/usr/lib/python3/dist-packages")
+        if os.read(go, 1) != b"g":
+            # The runner is gone or could not protect itself: run nothing.
+            os._exit(125)
+        os.close(go)
+        job: dict[str, Any] = marshal.loads(sys.stdin.buffer.read())
+        code = job["code"]
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
         _apply_limits(job["limits"])
         scope: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-        tree = compile(code, "<sandbox>", "exec", _ONLY_AST)
+        tree: Any = compile(code, "<sandbox>", "exec", _ast.PyCF_ONLY_AST)
         body = tree.body
         last = body.pop() if body and isinstance(body[-1], _ast.Expr) else None
         exec(compile(tree, "<sandbox>", "exec"), scope)
@@ -189,21 +204,23 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _run(job: dict[str, Any], status_fd: int) -> bytes:
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        os.close(status_fd)
-        _child(job, write_end)
-    os.close(write_end)
+def _wait(pid: int, read_end: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     wait: tuple[int, int, Any] | None = None
+    # A pidfd turns readable when the child exits, so an idle pooled sandbox blocks
+    # instead of polling; without one (an old kernel), poll every 50 ms.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    watched = [read_end] if pidfd < 0 else [read_end, pidfd]
+    timeout = 0.05 if pidfd < 0 else None
     while True:
-        # A grandchild may hold the pipe open: stop reading once the child has exited.
-        ready, _, _ = select.select([read_end], [], [], 0.05)
-        if ready:
+        # A grandchild may hold the pipe open: stop reading once the child has exited
+        # and nothing more arrives within 50 ms.
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if read_end in ready:
             chunk = os.read(read_end, 65536)
             if chunk and size < VALUE_CAP:
                 chunks.append(chunk)
@@ -212,9 +229,11 @@ def _run(job: dict[str, Any], status_fd: int) -> bytes:
                 break
             continue
         if wait is None:
-            done = os.wait4(pid, os.WNOHANG)
+            # A readable pidfd means the child has exited: this wait4 returns at once.
+            done = os.wait4(pid, 0 if pidfd in ready else os.WNOHANG)
             if done[0] == pid:
                 wait = done
+                watched, timeout = [read_end], 0.05
                 continue
         else:
             break
@@ -231,14 +250,23 @@ def _run(job: dict[str, Any], status_fd: int) -> bytes:
 
 
 def main() -> None:
-    """Wait for one job, run it, report, exit."""
+    """Fork the code's process, protect the runner, wait for the code, report, exit."""
     status_fd = int(sys.argv[1])
+    read_end, write_end = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.close(status_fd)
+        os.close(go_write)
+        _child(write_end, go_read)
+    os.close(write_end)
+    os.close(go_read)
     _non_dumpable()
-    if os.path.isdir("/usr/lib/python3/dist-packages"):
-        sys.path.append("/usr/lib/python3/dist-packages")
+    os.write(go_write, b"g")
+    os.close(go_write)
     os.write(status_fd, b"R")
-    job = marshal.loads(sys.stdin.buffer.read())
-    report = _run(job, status_fd)
+    report = _wait(pid, read_end)
     # Length-prefixed: the host stops waiting as soon as the report is complete,
     # without waiting for the sandbox to be torn down.
     _write_all(status_fd, b"%d\n" % len(report) + report)
