@@ -7,12 +7,15 @@ are listed and decided; costs are read from the trace store; every error is a ty
 JSON body (``{code, type, message}``) with its HTTP status. A served agent may name a
 shadow version that replays a sample of its live traffic off the request path
 (:class:`LiveShadow`). ``/metrics`` exports :class:`ServerMetrics` to Prometheus.
+:func:`serve_workers` runs N worker processes on one port; a request about an execution
+another worker owns is forwarded to it (:class:`Cluster`, :class:`Router`).
 See ``docs/serving.md``.
 """
 
 from __future__ import annotations
 
 from workbench.server._app import create_app, error_response
+from workbench.server._cluster import FORWARDED_HEADER, Cluster, Forwarder, Router
 from workbench.server._config import (
     SERVE_FILE,
     AgentEntry,
@@ -20,7 +23,7 @@ from workbench.server._config import (
     ServeConfig,
     ShadowConfig,
 )
-from workbench.server._metrics import MetricsExporter, ServerMetrics
+from workbench.server._metrics import METRICS_DIR, MetricsExporter, ServerMetrics
 from workbench.server._models import (
     ApprovalView,
     CostReport,
@@ -34,12 +37,17 @@ from workbench.server._models import (
 from workbench.server._run import TARGETS_DIR, ServerHandle, run_server, scrape_targets_dir
 from workbench.server._shadow import LiveShadow, ShadowJob
 from workbench.server._state import ServedExecution, ServerState
+from workbench.server._workers import CONFIG_FILE, serve_workers, worker_main
 
 __all__ = [
+    "CONFIG_FILE",
+    "FORWARDED_HEADER",
+    "METRICS_DIR",
     "SERVE_FILE",
     "TARGETS_DIR",
     "AgentEntry",
     "ApprovalView",
+    "Cluster",
     "CostReport",
     "DecisionAccepted",
     "DecisionRequest",
@@ -47,9 +55,11 @@ __all__ = [
     "ExecutionAccepted",
     "ExecutionRequest",
     "ExecutionView",
+    "Forwarder",
     "LiveShadow",
     "LoadedAgent",
     "MetricsExporter",
+    "Router",
     "ServeConfig",
     "ServedExecution",
     "ServerHandle",
@@ -61,4 +71,6 @@ __all__ = [
     "error_response",
     "run_server",
     "scrape_targets_dir",
+    "serve_workers",
+    "worker_main",
 ]

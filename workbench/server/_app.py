@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,11 +31,13 @@ from workbench.errors import (
     InputInvalid,
     InputTooLarge,
     RateLimited,
+    ServiceError,
     TraceStoreError,
     WorkbenchError,
 )
-from workbench.gateway import AdmissionRequest, Gateway, Principal
+from workbench.gateway import AdmissionRequest, Gateway, Principal, RedisRateLimiter
 from workbench.runtime import Runtime, new_execution_id
+from workbench.server._cluster import Cluster, Router
 from workbench.server._config import ServeConfig
 from workbench.server._events import EventStream
 from workbench.server._metrics import MetricsExporter, ServerMetrics
@@ -95,7 +100,7 @@ def _status_of(exc: WorkbenchError) -> int:
         return 404
     if isinstance(exc, ConfigError):
         return 422
-    if isinstance(exc, TraceStoreError):
+    if isinstance(exc, TraceStoreError | ServiceError):
         return 503
     return 500
 
@@ -170,7 +175,10 @@ class _Edge:
         await self.app(scope, receive, counting_send)
 
     def _count(self, scope: _Scope, status: int, started: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+        if "workbench.forwarded_to" in scope:
+            route = "(forwarded)"  # counted under its route by the worker that answered it
+        else:
+            route = getattr(scope.get("route"), "path", None) or "(unmatched)"
         self.metrics.http_requests.labels(route=route, status=str(status)).inc()
         self.metrics.http_latency.labels(route=route).observe(time.perf_counter() - started)
 
@@ -181,6 +189,7 @@ def create_app(
     settings: Settings | None = None,
     gateway: Gateway | None = None,
     shadow_seed: int | None = None,
+    cluster: Cluster | None = None,
 ) -> FastAPI:
     """Build the HTTP API over one runtime and one gateway.
 
@@ -189,6 +198,9 @@ def create_app(
         settings: The workbench home; from the environment if omitted.
         gateway: Admits requests; a ``Gateway`` on this home's keys and ledger if omitted.
         shadow_seed: Seed of the shadow sampling draw (tests).
+        cluster: This worker's place among ``workbench serve --workers N``'s processes:
+            execution ids are minted for it, and requests about another worker's
+            executions are forwarded there (see :class:`Cluster`). One process if omitted.
 
     Returns:
         The FastAPI app; ``app.state.server`` is its :class:`ServerState`.
@@ -198,10 +210,12 @@ def create_app(
     """
     settings = settings or get_settings()
     agents = config.load()
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(multiprocess_dir=_multiprocess_dir(cluster))
     tracer = Tracer([SpoolExporter(settings.spool_dir), MetricsExporter(metrics)])
     if gateway is None:
-        gateway = Gateway(tracer=tracer)
+        # One rate across every worker and server sharing the Redis (else this process's).
+        limiter = RedisRateLimiter(config.rate_limit_url) if config.rate_limit_url else None
+        gateway = Gateway(tracer=tracer, rate_limiter=limiter)
     else:
         gateway.tracer = tracer
     runtime = Runtime(settings, tracer=tracer, ledger=gateway.ledger)
@@ -226,6 +240,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         shadow.start(warm=any(a.shadow is not None for a in agents.values()))
+        # The runtime imports litellm on its first execution, seconds on these machines:
+        # done before the first request instead (with several workers, a cold one would
+        # hold up whichever requests the kernel hands it first).
+        await asyncio.to_thread(importlib.import_module, "litellm")
         try:
             yield
         finally:
@@ -243,7 +261,11 @@ def create_app(
     )
     app.state.server = state
     _document_gateway_rules(app, gateway)
+    if cluster is not None and cluster.count > 1:
+        # Inside the edge: the body limit and the HTTP metrics apply to relayed requests too.
+        app.add_middleware(Router, cluster=cluster, runtime=runtime, on_error=error_response)
     app.add_middleware(_Edge, max_body_bytes=config.max_body_bytes, metrics=metrics)
+    mint = cluster.new_execution_id if cluster is not None else new_execution_id
 
     @app.exception_handler(WorkbenchError)
     async def on_workbench_error(_: Request, exc: WorkbenchError) -> JSONResponse:
@@ -303,7 +325,7 @@ def create_app(
         agent = state.agents.get(body.agent)
         if agent is None:
             raise AgentNotFound(f"this server serves no agent {body.agent!r}")
-        execution_id = new_execution_id()
+        execution_id = mint()
         served = state.start(agent, admission, execution_id=execution_id, thread_id=body.thread_id)
         asked = wait if wait is not None else _prefer_wait(prefer)
         if asked is not None and served.task is not None:
@@ -407,16 +429,23 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        metrics.queue_depth.labels(queue="shadow").set(shadow.depth())
-        if config.queue_url:
-            metrics.queue_depth.labels(queue="jobs").set(await _job_queue_depth(config.queue_url))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        jobs = await _job_queue_depth(config.queue_url) if config.queue_url else None
+        return Response(metrics.exposition(jobs_depth=jobs), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
         return {"ok": True, "agents": sorted(state.agents)}
 
     return app
+
+
+def _multiprocess_dir(cluster: Cluster | None) -> Path | None:
+    # prometheus_client keeps values in files when this was set as it was imported: the
+    # supervisor of `--workers` sets it for its workers (to <run_dir>/metrics).
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if cluster is None or cluster.count == 1 or not folder:
+        return None
+    return Path(folder)
 
 
 def _document_gateway_rules(app: FastAPI, gateway: Gateway) -> None:

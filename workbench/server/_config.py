@@ -82,6 +82,10 @@ class ServeConfig(BaseModel):
     wait is cut to this, after which the answer is the usual 202."""
     queue_url: str | None = None
     """A Redis URL of ``workbench.queue``; its pending jobs are exported as queue depth."""
+    rate_limit_url: str | None = None
+    """A Redis URL (``workbench services up redis``): API keys' rate limits are kept there
+    (``RedisRateLimiter``), one rate across every worker and server sharing it. Required
+    by ``--workers`` above 1, whose workers would otherwise each grant the full rate."""
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> ServeConfig:

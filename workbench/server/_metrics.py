@@ -4,17 +4,31 @@
 tracer hands it every batch, off the request path, so whatever the process traces
 (executions, model and tool calls, safety events from the gateway, guardrails, policy
 and approvals, shadow runs) is counted once, as it happens, with no second hook.
+
+With ``workbench serve --workers N`` every worker writes its metrics to files of
+``<run_dir>/metrics`` (prometheus_client's multiprocess mode, chosen by the
+``PROMETHEUS_MULTIPROC_DIR`` the supervisor sets before the workers start) and whichever
+worker is scraped answers for all of them: counters and histograms summed, gauges summed
+over the live workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from workbench.tracing import SAFETY_EVENTS, RecordRow, SpanExporter, SpanKind, SpanRecord
 
-__all__ = ["MetricsExporter", "ServerMetrics"]
+__all__ = ["METRICS_DIR", "MetricsExporter", "ServerMetrics"]
+
+METRICS_DIR = "metrics"
+"""Folder of a multi-worker server's run dir holding the workers' metric files."""
 
 _STEP_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
 _WAIT_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
@@ -26,9 +40,14 @@ class ServerMetrics:
     """The server's metrics, in a registry of their own (one per app, so tests may run several).
 
     Names are ``workbench_*``; see ``docs/serving.md`` for the list and the alert rules.
+
+    Args:
+        multiprocess_dir: The metric files of every worker of a multi-worker server
+            (``PROMETHEUS_MULTIPROC_DIR``); :meth:`exposition` then answers for them all.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         r = self.registry
         self.executions = Counter(
@@ -73,10 +92,17 @@ class ServerMetrics:
             registry=r,
         )
         self.queue_depth = Gauge(
-            "workbench_queue_depth", "Jobs waiting or running", ["queue"], registry=r
+            "workbench_queue_depth",
+            "Jobs waiting or running",
+            ["queue"],
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.in_flight = Gauge(
-            "workbench_executions_in_flight", "Executions running in this server", registry=r
+            "workbench_executions_in_flight",
+            "Executions running in this server",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.shadow_samples = Counter(
             "workbench_shadow_samples",
@@ -94,6 +120,28 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def exposition(self, *, jobs_depth: float | None = None) -> bytes:
+        """The text exposition of ``/metrics`` (of every worker in multiprocess mode).
+
+        Args:
+            jobs_depth: The job queue's depth, read at scrape time (one value for the
+                whole server, so it is never summed over workers).
+        """
+        if self.multiprocess_dir is None:
+            if jobs_depth is not None:
+                self.queue_depth.labels(queue="jobs").set(jobs_depth)
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        families = list(merged.collect())
+        if jobs_depth is not None:
+            for family in families:
+                if family.name == "workbench_queue_depth":
+                    family.samples.append(
+                        Sample("workbench_queue_depth", {"queue": "jobs"}, jobs_depth)
+                    )
+        return generate_latest(_Families(families))
 
     def observe(self, batch: Sequence[SpanRecord | RecordRow]) -> None:
         """Count one tracer batch (see :class:`MetricsExporter`)."""
@@ -137,6 +185,16 @@ class ServerMetrics:
         agent, version = str(row.get("agent_name")), str(row.get("agent_version"))
         self.executions.labels(agent=agent, version=version, status=status).inc()
         self.execution_steps.labels(agent=agent, version=version).observe(_number(row.get("steps")))
+
+
+class _Families(Collector):
+    """Metric families collected already (a registry for ``generate_latest``)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
 
 
 class MetricsExporter(SpanExporter):

@@ -93,6 +93,7 @@ class LiveShadow:
             warm: Import the shadow runner (pandas, DuckDB) now, at start-up, rather than
                 on the first sample, where its import would compete with live requests.
         """
+        self._publish_depth()
         if warm:
             import workbench.evals  # noqa: F401
         if not self._threads:
@@ -130,6 +131,7 @@ class LiveShadow:
             self.metrics.shadow_samples.labels(agent=job.agent, outcome="dropped").inc()
             return False
         self.metrics.shadow_samples.labels(agent=job.agent, outcome="queued").inc()
+        self._publish_depth()
         return True
 
     def join(self) -> None:
@@ -146,6 +148,7 @@ class LiveShadow:
                 return
             with self._lock:
                 self._running += 1
+            self._publish_depth()
             try:
                 run_sync(self._run(job))
                 self.metrics.shadow_samples.labels(agent=job.agent, outcome="done").inc()
@@ -156,7 +159,13 @@ class LiveShadow:
             finally:
                 with self._lock:
                     self._running -= 1
+                self._publish_depth()
                 self.queue.task_done()
+
+    def _publish_depth(self) -> None:
+        # Set as it changes, not at scrape time: with several workers the scraped one
+        # answers for the others' queues too.
+        self.metrics.queue_depth.labels(queue="shadow").set(self.depth())
 
     async def _run(self, job: ShadowJob) -> None:
         from workbench.evals import ShadowInput, ashadow

@@ -45,7 +45,7 @@ class ServedExecution:
     frames: list[str] = field(default_factory=list)
     """``events`` as server-sent event frames, serialised once however many subscribe."""
     task: asyncio.Task[None] | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     def push(self, event: StepEvent) -> None:
         """Append a step event and wake the streams (the runtime's ``on_event``)."""
@@ -88,22 +88,30 @@ class ServedExecution:
         """
         sent = 0
         while True:
-            if sent < len(self.frames):
-                # Every frame there is, in one write.
-                yield "".join(self.frames[sent:])
-                sent = len(self.frames)
+            chunk = "".join(self.frames[sent:])  # every frame there is, in one write
+            sent = len(self.frames)
             if self.status not in _OPEN:
-                yield self.status_frame()
+                yield chunk + self.status_frame()
                 return
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), keepalive_s)
-            except TimeoutError:
+            if chunk:
+                yield chunk
+            changed = self.changed()
+            done, _ = await asyncio.wait({changed}, timeout=keepalive_s)
+            if not done:
+                changed.cancel()
                 yield ": keep-alive\n\n"
 
+    def changed(self) -> asyncio.Future[None]:
+        """A future done at the next event or status change (a plain future, not a task)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
     def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class ServerState:
