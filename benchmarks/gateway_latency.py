@@ -14,6 +14,9 @@ Rows, sampled in turn in one run so background load hits them alike:
 * admit + guard + ML: ``Guard(GuardConfig())``, the rules and the local classifier;
 * Guard.apply (rules) and Guard.apply + ML: the guard alone on the same task.
 
+Run it against another tree (e.g. the committed code, ``git archive HEAD | tar -x -C DIR``)
+with ``DIR/benchmarks/gateway_latency.py``: it imports the ``workbench`` beside it.
+
 Targets (issue 4): admission p50 <= 50 µs without ML, p99 <= 0.5 ms: checked on the
 "admit, no guard" and "admit + guard (rules)" rows of each task; the ML rows are
 reported, with no target.
@@ -125,6 +128,12 @@ def main() -> None:
         f"n={args.n} each, tracer spooling to disk, load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
     )
+    try:  # round 2: the Hyperscan rule prefilter (absent from older trees)
+        from workbench.guardrails import _prefilter
+
+        print(f"rule prefilter (Hyperscan): {'on' if _prefilter.AVAILABLE else 'off (fallback)'}")
+    except ImportError:
+        print("rule prefilter (Hyperscan): not in this tree")
     missed = 0
     for label, task in TASKS.items():
         base = _p(samples[(label, "bare")], 0.5)

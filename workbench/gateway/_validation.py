@@ -91,7 +91,9 @@ class InputValidator:
         controls = self._controls
         if controls is not None:
             for where, text in (("task", task), ("input", encoded_input)):
-                if text is None:
+                if text is None or (where == "task" and text.isprintable()):
+                    # Every C0/C1 control and DEL is non-printable: a printable task has none
+                    # (one C-level pass instead of the regular expression).
                     continue
                 found = controls.search(text if where == "task" else _decoded_strings(input))
                 if found is not None:

@@ -20,6 +20,8 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from workbench.guardrails._prefilter import Prefilter, build_literals
+
 __all__ = ["View", "decode_views"]
 
 
@@ -107,6 +109,18 @@ _ROT13_WORDS: tuple[_Needle, ...] = tuple(
 _REVERSED_WORDS: tuple[_Needle, ...] = tuple((w, w[::-1], *_rare(w)) for w in _WORDS)
 _PLAIN_WORDS: tuple[_Needle, ...] = tuple((w, w, *_rare(w)) for w in _WORDS)
 _SQUEEZED_WORDS: tuple[_Needle, ...] = tuple((w, w, *_rare(w)) for w in _SQUEEZED)
+
+
+# With Hyperscan, one C scan of a text finds which of these needles it holds: ROT13
+# needles at [0, n), reversed ones at [n, 2n), the plain words at [2n, 3n) and the
+# squeezed words at [3n, 4n); the same substring tests as ``_found``, all at once.
+_N = len(_WORDS)
+_LITERALS = build_literals(
+    [r for _, r, _, _ in _ROT13_WORDS]
+    + [r for _, r, _, _ in _REVERSED_WORDS]
+    + list(_WORDS)
+    + list(_SQUEEZED)
+)
 
 
 def _found(needles: tuple[_Needle, ...], hay: str) -> list[str]:
@@ -335,8 +349,11 @@ def _spacing(text: str) -> str:
     return "".join(parts)
 
 
-def _whole_ascii(text: str, lower: str) -> list[View]:
-    """:func:`_whole` for ASCII text: the same views, most tests done without building them."""
+def _whole_ascii(text: str, lower: str, *, literals: bool = True) -> list[View]:
+    """:func:`_whole` for ASCII text: the same views, most tests done without building them
+    (and the needle tests in one Hyperscan scan when it is available and ``literals``)."""
+    if literals and _LITERALS is not None:
+        return _whole_scanned(text, lower, _LITERALS)
     views: list[View] = []
     # _reveals(view, x, words) is "a word found in the view is not in x".
     if any(w not in lower for w in _found(_ROT13_WORDS, lower)):
@@ -350,6 +367,36 @@ def _whole_ascii(text: str, lower: str) -> list[View]:
             views.append(View(leet, "leet", None, None))
     squeezed = lower.encode("ascii").translate(None, _SQUEEZE).decode("ascii")
     inside = _found(_SQUEEZED_WORDS, squeezed)
+    if inside and (
+        any(w not in lower.replace(" ", "") for w in inside)
+        or (any(w not in lower for w in inside) and _SPACED.search(text))
+    ):
+        spaced = _spacing(text)
+        if spaced != text:
+            views.append(View(spaced, "spacing", None, None))
+    return views
+
+
+def _whole_scanned(text: str, lower: str, found: Prefilter) -> list[View]:
+    """:func:`_whole_ascii` with its substring tests answered by one scan per haystack."""
+    views: list[View] = []
+    n = _N
+    hits = found.possible(lower.encode("ascii"))
+    if hits:
+        # "a word whose ROT13 (reversal) is in the text is not in the text itself".
+        if any(k in hits and 2 * n + k not in hits for k in range(n)):
+            rot13 = text.encode("ascii").translate(_ROT13).decode("ascii")
+            views.append(View(rot13, "rot13", None, None))
+        if any(n + k in hits and 2 * n + k not in hits for k in range(n)):
+            views.append(View(text[::-1], "reversed", None, None))
+    if not _LEET_SHORTCUT or "a1" in (shape := lower.translate(_LEET_SHAPE)) or "1a" in shape:
+        leet = lower.encode("ascii").translate(_LEET)
+        in_leet = found.possible(leet)
+        if any(2 * n + k in in_leet and 2 * n + k not in hits for k in range(n)):
+            views.append(View(leet.decode("ascii"), "leet", None, None))
+    squeezed = lower.encode("ascii").translate(None, _SQUEEZE)
+    in_squeezed = found.possible(squeezed)
+    inside = [_SQUEEZED[k] for k in range(n) if 3 * n + k in in_squeezed]
     if inside and (
         any(w not in lower.replace(" ", "") for w in inside)
         or (any(w not in lower for w in inside) and _SPACED.search(text))

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.guardrails._prefilter import Prefilter, build
 from workbench.guardrails._types import Channel, Detection, ScanContext, severity_for
 
 __all__ = ["Rule", "run_rules", "word_keys"]
@@ -332,11 +333,15 @@ class _Index:
         by_char: For each rule with anchors that start with a non-letter, the first
             characters of those anchors (none can occur unless its character does) and
             their positions.
+        prefilters: The Hyperscan prefilters (see :mod:`._prefilter`), each with the rule
+            indices of its patterns and whether it scans the text as given (cased rules)
+            or lower-cased; ``None`` without Hyperscan.
     """
 
     universe: frozenset[str]
     by_key: dict[str, tuple[tuple[int, int], ...]]
     by_char: tuple[tuple[int, frozenset[str], tuple[int, ...]], ...]
+    prefilters: tuple[tuple[Prefilter, tuple[int, ...], bool], ...] | None = None
 
 
 def _build_index(rules: tuple[Rule, ...]) -> _Index:
@@ -353,7 +358,38 @@ def _build_index(rules: tuple[Rule, ...]) -> _Index:
             # An empty anchor occurs everywhere: "" is in every text, so it always counts.
             firsts = frozenset(rule.anchors[j][:1] for j in keyless)
             by_char.append((i, firsts, tuple(keyless)))
-    return _Index(frozenset(by_key), {k: tuple(v) for k, v in by_key.items()}, tuple(by_char))
+    return _Index(
+        frozenset(by_key),
+        {k: tuple(v) for k, v in by_key.items()},
+        tuple(by_char),
+        _build_prefilters(rules),
+    )
+
+
+def _build_prefilters(
+    rules: tuple[Rule, ...],
+) -> tuple[tuple[Prefilter, tuple[int, ...], bool], ...] | None:
+    out: list[tuple[Prefilter, tuple[int, ...], bool]] = []
+    for cased in (False, True):
+        ids = tuple(i for i, rule in enumerate(rules) if rule.cased == cased)
+        if not ids:
+            continue
+        prefilter = build([rules[i].pattern for i in ids])
+        if prefilter is None:
+            return None
+        out.append((prefilter, ids, cased))
+    return tuple(out)
+
+
+def _possible(
+    prefilters: tuple[tuple[Prefilter, tuple[int, ...], bool], ...], text: str, lower: str
+) -> set[int]:
+    """Indices of the rules that may match (the others cannot), for ASCII ``text``."""
+    possible: set[int] = set()
+    for prefilter, ids, cased in prefilters:
+        data = (text if cased else lower).encode("ascii")
+        possible.update(ids[k] for k in prefilter.possible(data))
+    return possible
 
 
 # Keyed by the identity of a rules tuple; the tuple is kept so its id is never reused.
@@ -390,6 +426,16 @@ def _candidates(index: _Index, text: str, lower: str, keys: frozenset[str]) -> d
     return chosen
 
 
+def _picked(rule: Rule, keys: frozenset[str], text: str, lower: str) -> list[int]:
+    """:func:`_candidates` for one rule: the anchors to search, in their order."""
+    picked = [j for j, (_, key) in enumerate(rule.keyed) if key is not None and key in keys]
+    keyless = [j for j, (_, key) in enumerate(rule.keyed) if key is None]
+    if keyless and any(c in lower or c in text for c in {rule.anchors[j][:1] for j in keyless}):
+        picked.extend(keyless)
+        picked.sort()
+    return picked
+
+
 def run_rules(
     rules: tuple[Rule, ...],
     text: str,
@@ -398,6 +444,7 @@ def run_rules(
     *,
     max_hits: int = 4,
     keys: frozenset[str] | None = None,
+    prefilter: bool = True,
 ) -> list[Detection]:
     """Detections of every rule matching ``text``.
 
@@ -408,6 +455,8 @@ def run_rules(
         ctx: The scan context (its channel selects rules).
         max_hits: Most detections per rule.
         keys: ``word_keys(lower)`` when the caller has it already.
+        prefilter: Skip the rules the Hyperscan prefilter proves cannot match (ASCII
+            texts, when Hyperscan is available); the detections are the same either way.
 
     Returns:
         One detection per match, in rule order.
@@ -415,11 +464,22 @@ def run_rules(
     found: list[Detection] = []
     aligned = len(lower) == len(text)
     index = _index(rules)
-    if keys is None:
-        keys = word_keys(lower)
     lower_memo = _Memo(lower)
     text_memo = _Memo(text) if text is not lower else lower_memo
-    candidates = _candidates(index, text, lower, keys)
+    if prefilter and index.prefilters is not None and text.isascii() and lower.isascii():
+        # Only the rules the prefilter leaves; the text's words are split only for them.
+        possible = _possible(index.prefilters, text, lower)
+        if not possible:
+            return found
+        gate = keys if keys is not None else word_keys(lower)
+        candidates = {}
+        for i in possible:
+            picked = _picked(rules[i], gate, text, lower)
+            if picked:
+                candidates[i] = picked
+    else:
+        gate = keys if keys is not None else word_keys(lower)
+        candidates = _candidates(index, text, lower, gate)
     for i in sorted(candidates):
         rule = rules[i]
         if rule.channels is not None and ctx.channel not in rule.channels:
@@ -428,7 +488,7 @@ def run_rules(
         memo = text_memo if rule.cased else lower_memo
         hits = 0
         last_end = -1
-        for m in _matches(haystack, rule, keys, memo, candidates[i]):
+        for m in _matches(haystack, rule, gate, memo, candidates[i]):
             if m.start() < last_end or hits >= max_hits:
                 continue
             if rule.requires is not None and rule.requires.search(haystack) is None:
