@@ -487,11 +487,13 @@ def test_compiled_databases_are_cached_on_disk(
     compiled = []
     monkeypatch.setattr(_prefilter._hs, "Database", lambda: compiled.append(1))  # must not run
     second = _prefilter.build(patterns)
-    assert second is not None and not compiled
+    assert second is not None
+    assert not compiled
     assert second.possible(b"please IGNORE previous notes") == {0}
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     files[0].write_bytes(b"not a database")  # a damaged cache is a miss, not an error
     third = _prefilter.build(patterns)
-    assert third is not None and third.possible(b"the system prompt") == {1}
+    assert third is not None
+    assert third.possible(b"the system prompt") == {1}
     assert files[0].read_bytes() != b"not a database"

@@ -20,8 +20,9 @@ class GroupCommit:
 
     ``await commit()`` returns once a flush that started after the call has sealed
     everything recorded before it; callers arriving during a flush share the next one.
-    So many coroutines finishing together cost one flush on one worker thread, not one
-    blocked thread each (the default executor has few threads, and litellm needs them).
+    So many coroutines finishing together cost one flush, not one blocked thread each
+    (the default executor has few threads, and litellm needs them); a tracer's
+    ``aflush`` waits on the event loop without taking a thread at all.
     State belongs to the running event loop; a call from another loop starts afresh.
     """
 
@@ -46,8 +47,14 @@ class GroupCommit:
     async def _run(self) -> None:
         while self._next is not None:
             waiter, self._next = self._next, None
+            # A tracer's own async flush waits on the loop; any other flushable blocks a
+            # worker thread.
+            aflush = getattr(self._tracer, "aflush", None)
             try:
-                await asyncio.to_thread(self._tracer.flush)
+                if aflush is not None:
+                    await aflush()
+                else:
+                    await asyncio.to_thread(self._tracer.flush)
             except BaseException as exc:  # pragma: no cover - flush does not raise
                 if not waiter.done():
                     waiter.set_exception(exc)

@@ -31,6 +31,8 @@ __all__ = ["acomplete", "complete"]
 
 _SCRIPTED = "scripted/"
 _LOCAL = "local/"
+# ``_provider.SCRIPTED_PROVIDER``; that module imports litellm, so it is not imported here.
+_SCRIPTED_PROVIDER = "scripted"
 
 
 async def acomplete(
@@ -142,10 +144,15 @@ async def _call(
     if model.startswith(_LOCAL):
         base_url = _local_base_url()
         kwargs.update(
-            model="openai/" + model.removeprefix(_LOCAL), api_base=base_url, api_key="sk-local"
+            model="openai/" + model.removeprefix(_LOCAL),
+            api_base=base_url,
+            api_key="sk-local",
+            custom_llm_provider="openai",
         )
     elif model.startswith(_SCRIPTED):
         lookup(model)  # an unregistered script is a ScriptError, not a missing price
+        # The provider is known: litellm skips resolving it from the name once per call.
+        kwargs["custom_llm_provider"] = _SCRIPTED_PROVIDER
     elif not model_requests_allowed():
         raise ModelRequestsBlocked(
             f"request to real provider model {model!r} blocked: model requests are disabled "
@@ -156,7 +163,10 @@ async def _call(
     litellm = get_litellm()
     started = time.perf_counter()
     try:
-        response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout_s)
+        # ``asyncio.timeout`` runs the call in this task; ``wait_for`` would wrap it in a
+        # task of its own (a task and two more event-loop turns per call).
+        async with asyncio.timeout(timeout_s):
+            response = await litellm.acompletion(**kwargs)
     except TimeoutError:
         raise ModelTimeout(f"{model} did not answer within {timeout_s} s") from None
     except WorkbenchError:
@@ -170,24 +180,26 @@ async def _call(
 def _reply(model: str, response: Any, latency_s: float) -> ModelReply:
     choice = response.choices[0]
     message = choice.message
+    # Every field is converted to its declared type here: construct, do not re-validate.
     calls = [
-        ToolCallRequest(
+        ToolCallRequest.model_construct(
             id=str(call.id),
             name=str(call.function.name),
-            arguments=call.function.arguments if call.function.arguments is not None else "",
+            arguments=str(call.function.arguments) if call.function.arguments is not None else "",
         )
         for call in (message.tool_calls or [])
     ]
     usage = getattr(response, "usage", None)
     prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    return ModelReply(
-        text=message.content,
+    content = message.content
+    return ModelReply.model_construct(
+        text=content if content is None or isinstance(content, str) else str(content),
         tool_calls=calls,
         finish_reason=str(choice.finish_reason or ("tool_calls" if calls else "stop")),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
+        cost_usd=float(cost_usd(model, prompt_tokens, completion_tokens)),
         model=model,
         latency_s=latency_s,
     )

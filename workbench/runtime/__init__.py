@@ -13,6 +13,7 @@ from workbench.runtime._journal import (
     EffectJournal,
     ExecutionMeta,
     JournalEntry,
+    MemoryJournal,
     SqliteJournal,
 )
 from workbench.runtime._runtime import (
@@ -41,6 +42,7 @@ __all__ = [
     "ExecutionStatus",
     "JournalEntry",
     "LimitsOverride",
+    "MemoryJournal",
     "Runtime",
     "SqliteJournal",
     "StepEvent",

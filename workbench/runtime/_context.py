@@ -111,8 +111,12 @@ class ExecutionContext:
             self._definitions = self.tools.definitions()
         return self._definitions or None
 
-    def load_messages(self) -> None:
-        """Rebuild the conversation and totals from the journal (used on every (re)start)."""
+    def load_messages(self, *, fresh: bool = False) -> None:
+        """Rebuild the conversation and totals from the journal (used on every (re)start).
+
+        ``fresh``: the execution's metadata was saved just now, so the journal, which
+        records entries only for executions whose metadata it holds, has none to read.
+        """
         self.messages = [
             {"role": "system", "content": self.defenses.system_prompt(self.spec.system_prompt)},
             {"role": "user", "content": self.task},
@@ -120,7 +124,7 @@ class ExecutionContext:
         self.totals = Totals()
         self.seen = set()
         self.journaled_through = -1
-        for entry in self.journal.entries(self.execution_id):
+        for entry in () if fresh else self.journal.entries(self.execution_id):
             self.journaled_through = max(self.journaled_through, entry.step)
             self.append(entry)
 

@@ -17,6 +17,7 @@ quadratically).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ __all__ = [
     "EffectJournal",
     "ExecutionMeta",
     "JournalEntry",
+    "MemoryJournal",
     "SqliteJournal",
     "approval_row",
 ]
@@ -391,6 +393,93 @@ class SqliteJournal(EffectJournal):
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+class MemoryJournal(EffectJournal):
+    """The journal of an in-memory runtime (``Runtime(durable=False)``): plain dicts.
+
+    Same answers as :class:`SqliteJournal` on ``:memory:``, without an SQL statement, a
+    JSON encoding and a JSON decoding per call. Entries and metas are kept as given:
+    the runtime builds a fresh, JSON-shaped payload for every entry and never changes
+    one afterwards, so nothing needs copying. Not durable, by design: it lives and dies
+    with the runtime, as its checkpoints do.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, dict[tuple[int, int], JournalEntry]] = {}
+        self._metas: dict[str, ExecutionMeta] = {}
+        self._stops: set[str] = set()
+        self._scratchpads: dict[str, dict[str, str]] = {}
+        self._approvals: dict[str, Approval] = {}
+
+    def record(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self._entries.setdefault(entry.execution_id, {})[(entry.step, entry.call_index)] = entry
+
+    def get(self, execution_id: str, step: int, call_index: int) -> JournalEntry | None:
+        entries = self._entries.get(execution_id)
+        return None if entries is None else entries.get((step, call_index))
+
+    def entries(self, execution_id: str) -> list[JournalEntry]:
+        with self._lock:
+            entries = self._entries.get(execution_id)
+            return [] if entries is None else [entries[key] for key in sorted(entries)]
+
+    def save_meta(self, meta: ExecutionMeta) -> None:
+        with self._lock:
+            self._metas.setdefault(meta.execution_id, meta)
+
+    def load_meta(self, execution_id: str) -> ExecutionMeta | None:
+        return self._metas.get(execution_id)
+
+    def request_stop(self, execution_id: str) -> None:
+        with self._lock:
+            if execution_id in self._metas:  # as the SQL UPDATE: only a known execution
+                self._stops.add(execution_id)
+
+    def stop_requested(self, execution_id: str) -> bool:
+        return execution_id in self._stops
+
+    def scratchpad(self, workflow_id: str) -> dict[str, str]:
+        with self._lock:
+            pad = self._scratchpads.get(workflow_id, {})
+            return {key: pad[key] for key in sorted(pad)}
+
+    def scratchpad_put(self, workflow_id: str, key: str, value: str, *, writer: str) -> None:
+        with self._lock:
+            self._scratchpads.setdefault(workflow_id, {})[key] = value
+
+    def request_approval(self, approval: Approval) -> Approval:
+        with self._lock:
+            return self._approvals.setdefault(approval.id, approval)
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        return self._approvals.get(approval_id)
+
+    def decide_approval(
+        self, approval_id: str, *, approved: bool, decided_by: str | None, reason: str | None
+    ) -> Approval | None:
+        now = time.time()
+        with self._lock:
+            stored = self._approvals.get(approval_id)
+            if stored is not None and stored.status == "pending" and stored.deadline >= now:
+                stored = self._approvals[approval_id] = dataclasses.replace(
+                    stored,
+                    status="approved" if approved else "denied",
+                    decided_by=decided_by,
+                    decision_reason=reason,
+                    decided_at=now,
+                )
+            return stored
+
+    def approvals(self, *, status: ApprovalStatus | None = None) -> list[Approval]:
+        with self._lock:
+            chosen = [a for a in self._approvals.values() if status is None or a.status == status]
+        return sorted(chosen, key=lambda a: (a.created_at, a.id))
+
+    def close(self) -> None:
+        """Nothing to close; kept for the runtime's ``close``."""
 
 
 def approval_row(a: Approval) -> tuple[Any, ...]:

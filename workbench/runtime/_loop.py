@@ -20,7 +20,7 @@ import jsonschema
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, interrupt
+from langgraph.types import Checkpointer, Command, interrupt
 
 from workbench.errors import (
     BudgetExceeded,
@@ -75,33 +75,32 @@ def build_graph(
     def _ctx(config: RunnableConfig) -> ExecutionContext:
         return contexts(str(config.get("configurable", {})["thread_id"]))
 
-    async def agent(state: GraphState, config: RunnableConfig) -> dict[str, Any]:
+    # Each node names its successor itself (``Command.goto``, written to the same
+    # ``branch:to:<node>`` channels a conditional edge writes): no router runnable per
+    # step, and no re-read of the state with the node's writes applied to decide.
+    async def agent(state: GraphState, config: RunnableConfig) -> Command[str]:
         loop, started = state["loop"], time.monotonic()
         update = await _agent_step(_ctx(config), loop, started)
         update["elapsed_s"] = loop["elapsed_s"] + (time.monotonic() - started)
         new: Any = {**loop, **update}
-        return {"loop": new}
+        return Command(update={"loop": new}, goto=_goto(new["route"]))
 
-    async def tools(state: GraphState, config: RunnableConfig) -> dict[str, Any]:
+    async def tools(state: GraphState, config: RunnableConfig) -> Command[str]:
         loop, started = state["loop"], time.monotonic()
         update = await _tools_step(_ctx(config), loop, started)
         update["elapsed_s"] = loop["elapsed_s"] + (time.monotonic() - started)
         new: Any = {**loop, **update}
-        return {"loop": new}
-
-    async def route(graph_state: GraphState) -> str:
-        # Async on purpose: LangGraph runs a sync router of an async graph in a thread
-        # pool (a thread hop per step, contending with litellm's own hop for the pool).
-        next_node = graph_state["loop"]["route"]
-        return END if next_node == "end" else next_node
+        return Command(update={"loop": new}, goto=_goto(new["route"]))
 
     graph: StateGraph[GraphState, None, GraphState, GraphState] = StateGraph(GraphState)
-    graph.add_node("agent", agent)
-    graph.add_node("tools", tools)
+    graph.add_node("agent", agent, destinations=("agent", "tools", END))
+    graph.add_node("tools", tools, destinations=("agent", END))
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route, ["agent", "tools", END])
-    graph.add_conditional_edges("tools", route, ["agent", END])
     return graph.compile(checkpointer=checkpointer)
+
+
+def _goto(route: str) -> str:
+    return END if route == "end" else route
 
 
 def _remaining(ctx: ExecutionContext, state: LoopState, started: float) -> float:

@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.checkpoint.memory import InMemorySaver
@@ -27,12 +26,12 @@ from workbench.errors import ApprovalNotFound, ConfigError, ExecutionNotFound
 from workbench.runtime._checkpoint import InlineSqliteSaver, open_checkpointer
 from workbench.runtime._context import ExecutionContext, GraphState, LoopState, ToolOverride
 from workbench.runtime._defenses import Defenses
-from workbench.runtime._journal import Approval, ExecutionMeta, SqliteJournal
+from workbench.runtime._journal import Approval, ExecutionMeta, MemoryJournal, SqliteJournal
 from workbench.runtime._loop import build_graph
 from workbench.runtime._spec import AgentSpec
 from workbench.runtime._toolset import import_spec_modules, resolve_tools
 from workbench.runtime._types import ExecutionResult, ExecutionStatus, StepEvent
-from workbench.settings import Settings, get_settings
+from workbench.settings import Limits, Settings, get_settings
 from workbench.tracing import (
     SafetyEvent,
     SpanKind,
@@ -101,20 +100,23 @@ class Runtime:
         self.durable = durable
         if TYPE_CHECKING:
             from workbench.runtime._postgres import InlinePostgresSaver, PostgresJournal
-        self.journal: SqliteJournal | PostgresJournal
+        self.journal: SqliteJournal | PostgresJournal | MemoryJournal
         if durable and self.settings.database_url:
             # Several machines: the journal and checkpoints live in PostgreSQL.
             from workbench.runtime._postgres import PostgresJournal
 
             self.journal = PostgresJournal(self.settings.database_url)
+        elif durable:
+            self.journal = SqliteJournal(self.settings.journal_path)
         else:
-            self.journal = SqliteJournal(
-                self.settings.journal_path if durable else Path(":memory:")
-            )
+            self.journal = MemoryJournal()
         self._ledger = ledger
         self._contexts: dict[str, ExecutionContext] = {}
         self._saver: InlineSqliteSaver | InlinePostgresSaver | InMemorySaver | None = None
         self._compiled: _Graph | None = None
+        # Per spec object (specs are frozen): its JSON form and effective limits, computed
+        # once, not on every execution. Holding the spec keeps its id from being reused.
+        self._prepared: dict[int, tuple[AgentSpec, dict[str, Any], Limits]] = {}
         # Executions finishing together share one flush (not one blocked thread each).
         self._flush = GroupCommit(self.tracer)
 
@@ -130,6 +132,19 @@ class Runtime:
                 self._saver = InMemorySaver()
             self._compiled = build_graph(self._contexts.__getitem__, self._saver)
         return self._compiled
+
+    def _prepare(self, spec: AgentSpec) -> tuple[AgentSpec, dict[str, Any], Limits]:
+        prepared = self._prepared.get(id(spec))
+        if prepared is None or prepared[0] is not spec:
+            if len(self._prepared) >= 256:
+                self._prepared.clear()
+            prepared = (
+                spec,
+                spec.model_dump(mode="json"),
+                spec.effective_limits(self.settings.limits),
+            )
+            self._prepared[id(spec)] = prepared
+        return prepared
 
     def _ledger_for(self, meta: ExecutionMeta) -> BudgetLedger | None:
         if meta.caps is None and self._ledger is None:
@@ -204,7 +219,7 @@ class Runtime:
             meta = ExecutionMeta(
                 execution_id=eid,
                 thread_id=thread_id or eid,
-                spec=spec.model_dump(mode="json"),
+                spec=self._prepare(spec)[1],
                 task=task,
                 trace_id=trace_id or os.urandom(16).hex(),
                 principal=principal,
@@ -351,9 +366,9 @@ class Runtime:
         graph = self._graph()
         config: Any = {
             "configurable": {"thread_id": meta.execution_id},
-            "recursion_limit": 2 * (spec.effective_limits(self.settings.limits).max_steps + 2),
+            "recursion_limit": 2 * (self._prepare(spec)[2].max_steps + 2),
         }
-        limits = spec.effective_limits(self.settings.limits)
+        limits = self._prepare(spec)[2]
         base = {
             "execution_id": meta.execution_id,
             "thread_id": meta.thread_id,
@@ -407,7 +422,7 @@ class Runtime:
                 on_event=on_event,
                 tool_override=tool_override,
             )
-            ctx.load_messages()
+            ctx.load_messages(fresh=fresh)
             self._contexts[meta.execution_id] = ctx
             self.tracer.record(
                 "executions",

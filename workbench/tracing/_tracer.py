@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -22,7 +24,27 @@ __all__ = ["Tracer", "TracerStats", "get_tracer", "set_tracer"]
 
 _log = logging.getLogger("workbench.tracing")
 
-_Item = SpanRecord | RecordRow | threading.Event
+
+class _LoopMarker:
+    """A flush marker that resolves an asyncio future on its loop (see :meth:`Tracer.aflush`)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[bool]) -> None:
+        self.loop = loop
+        self.future = future
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+
+def _resolve(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(True)
+
+
+_Item = SpanRecord | RecordRow | threading.Event | _LoopMarker
 
 
 class TracerStats(NamedTuple):
@@ -155,6 +177,28 @@ class Tracer:
         self._wake.set()
         return marker.wait(timeout_s)
 
+    async def aflush(self, timeout_s: float = 10.0) -> bool:
+        """:meth:`flush` for async code: waits on the event loop, not on a blocked thread.
+
+        The background thread resolves the wait through ``call_soon_threadsafe``, so no
+        executor thread is taken (and woken) per flush.
+
+        Returns:
+            True when everything enqueued before the call was exported, False on timeout
+            or when the background thread is not running.
+        """
+        if not self._thread.is_alive():
+            return not self._queue
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._queue.append(_LoopMarker(loop, future))
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await future  # a timeout cancels it; a late resolve then skips it
+        except TimeoutError:
+            return False
+
     def shutdown(self) -> None:
         """Flush, stop the background thread and shut the exporters down. Idempotent."""
         if self._closed:
@@ -211,7 +255,7 @@ class Tracer:
                 item = queue.popleft()
             except IndexError:
                 break
-            if item.__class__ is threading.Event:
+            if item.__class__ is threading.Event or item.__class__ is _LoopMarker:
                 self._export(batch)
                 batch = []
                 item.set()
