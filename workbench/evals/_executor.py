@@ -42,6 +42,17 @@ class Unit:
         """``(version, sample_id, epoch)``: how the store and resume name the unit."""
         return (self.version, self.sample.id, self.epoch)
 
+    def seam(self, run_id: str, suite: str) -> SampleUnit:
+        """The unit as the runner's seams see it (with its execution id in ``run_id``)."""
+        return SampleUnit(
+            run_id,
+            suite,
+            self.version,
+            self.sample,
+            self.epoch,
+            sample_execution_id(run_id, self.version, self.sample.id, self.epoch),
+        )
+
 
 class Runtimes:
     """Hands out a runtime; retires it after :data:`RECYCLE_EVERY` samples, closing it
@@ -147,15 +158,7 @@ class UnitExecutor:
         """
         runtime = self.runtimes.take()
         try:
-            seam = SampleUnit(
-                self.run_id,
-                self.suite.name,
-                unit.version,
-                unit.sample,
-                unit.epoch,
-                sample_execution_id(self.run_id, unit.version, unit.sample.id, unit.epoch),
-            )
-            with self.on_sample(seam):
+            with self.on_sample(unit.seam(self.run_id, self.suite.name)):
                 result = await arun_sample(
                     runtime,
                     self.specs[unit.version],

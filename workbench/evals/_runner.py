@@ -45,8 +45,8 @@ from workbench.evals._records import (
     recorded_units,
 )
 from workbench.evals._result import EvalRun
-from workbench.evals._sample import SampleRun, sample_execution_id
-from workbench.evals._suite import RuntimeFactory, SampleHook, SampleUnit, Suite
+from workbench.evals._sample import SampleRun
+from workbench.evals._suite import RuntimeFactory, SampleHook, Suite
 from workbench.evals._workers import RunContext, WorkerPool, get_pool, resolve_workers
 from workbench.evals.scorers import check_scorer_specs
 from workbench.runtime import AgentSpec
@@ -353,16 +353,10 @@ class _Run:
                 done: SampleRun | QueuedSample
                 if self.dispatcher is not None:
                     # A worker runs it and records its row; we learn its cost and status.
-                    seam = SampleUnit(
-                        self.run_id,
-                        self.suite.name,
-                        unit.version,
-                        unit.sample,
-                        unit.epoch,
-                        sample_execution_id(self.run_id, unit.version, unit.sample.id, unit.epoch),
-                    )
                     done = await self.dispatcher.arun(
-                        seam, self.specs[unit.version], durable=self.durable
+                        unit.seam(self.run_id, self.suite.name),
+                        self.specs[unit.version],
+                        durable=self.durable,
                     )
                 elif self.pool is not None:
                     # A worker process runs it and records its row.
