@@ -3,16 +3,11 @@ resumed run executes only the samples the child had not finished."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import eval_fixture_models  # noqa: F401  (registers quiz_slow in this process)
 import pytest
-from eval_helpers import FIXTURES
+from eval_helpers import FIXTURES, sigkill_eval_midway
 
 from workbench.evals import run_suite
 from workbench.models import get_scripted_model
@@ -28,41 +23,8 @@ def _finished(store: TraceStore, run_id: str) -> int:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_runs_only_unfinished_samples(workbench_home: Path) -> None:
-    env = {**os.environ, "WORKBENCH_HOME": str(workbench_home)}
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from workbench.cli import main; main()",
-            "eval",
-            str(SUITE),
-            "--no-progress",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stderr is not None
-        line = child.stderr.readline()  # "run <id>" once the run is recorded
-        assert line.startswith("run "), line
-        run_id = line.split()[1]
-        store = TraceStore()
-        deadline = time.monotonic() + 120
-        while _finished(store, run_id) < 10:
-            assert child.poll() is None, "the child finished before it was killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        if child.stderr is not None:
-            child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
+    store = TraceStore()
+    run_id = sigkill_eval_midway(workbench_home, SUITE, lambda rid: _finished(store, rid))
     before = _finished(store, run_id)
     assert 10 <= before < 60
     status = store.sql("SELECT status FROM eval_runs WHERE run_id = ?", [run_id])

@@ -11,8 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import eval_fixture_models  # noqa: F401  (registers the quiz models in this process)
 import pandas as pd
 import pytest
-from eval_helpers import FIXTURES, quiz_suite
+from eval_helpers import FIXTURES, quiz_suite, sigkill_eval_midway
 from typer.testing import CliRunner
 
 from workbench.cli import app
@@ -187,36 +185,10 @@ def test_a_sigkilled_worker_loses_and_duplicates_nothing() -> None:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_of_the_runner_with_workers(workbench_home: Path) -> None:
-    env = {**os.environ, "WORKBENCH_HOME": str(workbench_home)}
     suite = FIXTURES / "slow.yaml"
-    child = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from workbench.cli import main; main()"),
-            *("eval", str(suite), "--no-progress", "--workers", "2"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    run_id = sigkill_eval_midway(
+        workbench_home, suite, lambda rid: len(_counts(rid)), "--workers", "2"
     )
-    try:
-        assert child.stderr is not None
-        line = child.stderr.readline()
-        assert line.startswith("run "), line
-        run_id = line.split()[1]
-        deadline = time.monotonic() + 120
-        while len(_counts(run_id)) < 10:
-            assert child.poll() is None, "the run finished before it was killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        if child.stderr is not None:
-            child.stderr.close()
     time.sleep(0.5)  # orphaned workers see the closed pipe and stop
     before = len(_counts(run_id))
     assert 10 <= before < 60
