@@ -71,20 +71,6 @@ def test_two_workers_record_the_same_rows_as_one_process(tmp_path: Path) -> None
     assert set(get_pool(2).pids).isdisjoint({os.getpid()})
 
 
-def test_forecast_over_the_cap_stops_before_spending_with_workers(tmp_path: Path) -> None:
-    path = quiz_suite(
-        tmp_path,
-        "cap",
-        v1="quiz_pricey",
-        gate=False,
-        extra="cost_cap_usd: 0.02\nforecast_samples: 4\nconcurrency: 8\nworkers: 2\n",
-    )
-    started: list[str] = []
-    with pytest.raises(EvalCostCapExceeded, match=r"forecast \$.* exceeds cost_cap_usd"):
-        run_suite(path, versions=["v1"], progress="none", on_start=started.append)
-    assert len(_counts(started[0])) == 4  # only the forecast's samples ran
-
-
 def test_hard_cap_holds_across_workers_within_the_units_in_flight(tmp_path: Path) -> None:
     concurrency = 4
     path = quiz_suite(

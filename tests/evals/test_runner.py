@@ -176,13 +176,14 @@ def test_per_sample_timeout_is_a_result_not_a_crash(tmp_path: Path) -> None:
     assert not run.scores_frame().query("metric == 'numeric'")["passed"].any()
 
 
-def test_forecast_over_the_cap_stops_before_spending(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_forecast_over_the_cap_stops_before_spending(tmp_path: Path, workers: int) -> None:
     path = quiz_suite(
         tmp_path,
         "cap",
         v1="quiz_pricey",
         gate=False,
-        extra="cost_cap_usd: 0.02\nforecast_samples: 4\nconcurrency: 8\n",
+        extra=f"cost_cap_usd: 0.02\nforecast_samples: 4\nconcurrency: 8\nworkers: {workers}\n",
     )
     started: list[str] = []
     with pytest.raises(EvalCostCapExceeded, match=r"forecast \$.* exceeds cost_cap_usd \$0\.02"):
